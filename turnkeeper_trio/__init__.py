@@ -1,0 +1,93 @@
+"""turnkeeper_trio: a Trio-native, in-process job scheduler.
+
+Run async jobs on weekday+time lists, cron expressions, intervals, once, or on demand, with
+retries, timeouts, backpressure, metrics and clean shutdown, inside your own Trio program.
+
+Example::
+
+    import turnkeeper_trio as tk
+
+    async with tk.open_scheduler(max_workers=4) as s:
+        await s.add_job(tk.Cron("0 9 * * MON-FRI", tz=ZoneInfo("Europe/Paris")), send_report)
+        await trio.sleep_forever()
+"""
+
+from . import abc as abc
+from ._cron import Cron as Cron
+from ._exceptions import InvalidArgument as InvalidArgument
+from ._exceptions import InvalidSchedule as InvalidSchedule
+from ._exceptions import JobFinished as JobFinished
+from ._exceptions import JobNotFound as JobNotFound
+from ._exceptions import SchedulerClosed as SchedulerClosed
+from ._exceptions import StagingFull as StagingFull
+from ._exceptions import TurnKeeperError as TurnKeeperError
+from ._lifetime import Forever as Forever
+from ._lifetime import MaxRuns as MaxRuns
+from ._lifetime import Until as Until
+from ._metrics import Aggregate as Aggregate
+from ._metrics import MetricsSnapshot as MetricsSnapshot
+from ._misfire import CatchUp as CatchUp
+from ._misfire import Coalesce as Coalesce
+from ._models import ErrorInfo as ErrorInfo
+from ._models import JobContext as JobContext
+from ._models import JobDetails as JobDetails
+from ._models import JobId as JobId
+from ._models import JobState as JobState
+from ._models import JobSummary as JobSummary
+from ._models import Outcome as Outcome
+from ._models import OutcomeCounts as OutcomeCounts
+from ._models import RunRecord as RunRecord
+from ._models import current_job as current_job
+from ._queue import HeapQueue as HeapQueue
+from ._queue import IndexedHeapQueue as IndexedHeapQueue
+from ._retry import ExponentialBackoff as ExponentialBackoff
+from ._retry import FixedDelay as FixedDelay
+from ._scheduler import Scheduler as Scheduler
+from ._scheduler import open_scheduler as open_scheduler
+from ._simple_schedules import Interval as Interval
+from ._simple_schedules import Never as Never
+from ._simple_schedules import Once as Once
+from ._wallclock import SystemWallClock as SystemWallClock
+from ._weekday import WeekdayTimes as WeekdayTimes
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Aggregate",
+    "CatchUp",
+    "Coalesce",
+    "Cron",
+    "ErrorInfo",
+    "ExponentialBackoff",
+    "FixedDelay",
+    "Forever",
+    "HeapQueue",
+    "IndexedHeapQueue",
+    "Interval",
+    "InvalidArgument",
+    "InvalidSchedule",
+    "JobContext",
+    "JobDetails",
+    "JobFinished",
+    "JobId",
+    "JobNotFound",
+    "JobState",
+    "JobSummary",
+    "MaxRuns",
+    "MetricsSnapshot",
+    "Never",
+    "Once",
+    "Outcome",
+    "OutcomeCounts",
+    "RunRecord",
+    "Scheduler",
+    "SchedulerClosed",
+    "StagingFull",
+    "SystemWallClock",
+    "TurnKeeperError",
+    "Until",
+    "WeekdayTimes",
+    "abc",
+    "current_job",
+    "open_scheduler",
+]

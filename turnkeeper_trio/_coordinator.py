@@ -1,0 +1,695 @@
+"""The coordinator: the single owner of the job table and the queue of upcoming runs.
+
+Everything that changes a job happens in one of the synchronous methods below, so each
+change is atomic under Trio's cooperative scheduling.  They are called from three places:
+
+* the coordinator's own tasks (``intake_staging``, ``intake_outcomes``, ``dispatch_loop``);
+* the ``Scheduler`` handle's commands (cancel, update, trigger, pause, resume), which apply
+  immediately and return;
+* a worker, to say that a run has started (so ``RUNNING`` is visible at once).
+
+The dispatcher sleeps in a cancel scope whose deadline is the next due instant (converted
+from the wall clock to Trio's clock, capped at ``max_sleep``); any change that makes an
+earlier run due moves that deadline.  It never polls.  Regular occurrences wait in the
+queue strategy, keyed by wall-clock timestamps; retries and triggers are relative, so they
+wait in a small heap keyed by Trio time and are unaffected by wall-clock jumps.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import math
+import traceback
+from collections import deque
+from datetime import UTC, datetime, timedelta
+
+import attrs
+import trio
+
+from ._exceptions import JobFinished, JobNotFound
+from ._job import Job, JobSpec, Run, RunKind
+from ._metrics import Metrics, MetricsSnapshot
+from ._models import ErrorInfo, JobDetails, JobId, JobState, JobSummary, Outcome, RunRecord
+from ._queue import JobQueue
+from ._wallclock import WallClock
+
+__all__ = ["Coordinator", "Finished"]
+
+
+@attrs.frozen
+class Finished:
+    """A worker's report on a run: its outcome, or ``None`` if it never started.
+
+    ``late`` marks a run that was not started because it was past its misfire grace.
+    """
+
+    run: Run
+    outcome: Outcome | None
+    late: bool = False
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration: float = 0.0
+    error: ErrorInfo | None = None
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    """Summarise an exception for a run record."""
+    return ErrorInfo(
+        type=type(exc).__qualname__,
+        message=str(exc),
+        traceback="".join(traceback.format_exception(exc)),
+    )
+
+
+def _from_ts(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+@attrs.define(eq=False)
+class Coordinator:
+    """Owns the job table, the queues and the metrics (internal)."""
+
+    queue: JobQueue
+    wall_clock: WallClock
+    metrics: Metrics
+    staging: trio.MemoryReceiveChannel[JobSpec]
+    staged: dict[int, JobSpec]
+    history_size: int
+    retention: int
+    max_sleep: float
+    jump_threshold: float
+    log: logging.Logger
+    jobs: dict[int, Job] = attrs.field(factory=dict)
+    closing: bool = False
+    _finished_order: deque[int] = attrs.field(factory=deque)
+    _soon: list[tuple[float, int, int]] = attrs.field(factory=list)
+    _tokens: itertools.count[int] = attrs.field(factory=itertools.count)
+    _run_ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
+    _sleep_scope: trio.CancelScope | None = None
+    _live: int = 0
+    _paused: int = 0
+    _last_wall: float | None = None
+    _last_trio: float = 0.0
+
+    # ------------------------------------------------------------------ time helpers
+
+    def _wall_now(self) -> datetime:
+        return self.wall_clock.now()
+
+    def _wake_at(self, deadline: float) -> None:
+        """Make the dispatcher wake by *deadline* (Trio time) at the latest."""
+        scope = self._sleep_scope
+        if scope is not None and deadline < scope.deadline:
+            scope.deadline = deadline
+
+    def _wake_for_wall(self, due: datetime) -> None:
+        wall = self._wall_now().timestamp()
+        self._wake_at(trio.current_time() + (due.timestamp() - wall))
+
+    def observe_clock(self) -> datetime:
+        """Read the wall clock, counting a jump when it disagrees with Trio's clock."""
+        wall_now = self._wall_now()
+        wall = wall_now.timestamp()
+        now = trio.current_time()
+        if self._last_wall is not None:
+            drift = (wall - self._last_wall) - (now - self._last_trio)
+            if abs(drift) > self.jump_threshold:
+                self.metrics.clock_jumps += 1
+                self.log.warning(
+                    "wall clock jumped %+.3f s relative to the Trio clock",
+                    drift,
+                    extra={"jump_s": drift},
+                )
+        self._last_wall, self._last_trio = wall, now
+        return wall_now
+
+    # ------------------------------------------------------------------ job table
+
+    def _set_state(self, job: Job, state: JobState) -> None:
+        old = job.state
+        if old is state:
+            return
+        if old is JobState.PAUSED:
+            self._paused -= 1
+        if state is JobState.PAUSED:
+            self._paused += 1
+        job.state = state
+        if state.is_final:
+            self._live -= 1
+            self.queue.remove(job.key)
+            job.soon_kind = None
+            job.trigger_pending = False
+            job.next_due = None
+            self._finished_order.append(job.key)
+            while len(self._finished_order) > self.retention:
+                self.jobs.pop(self._finished_order.popleft(), None)
+
+    def ingest(self, spec: JobSpec) -> None:
+        """Take a submitted job into the table and plan its first run (once)."""
+        if self.staged.pop(spec.id.value, None) is None:
+            return  # already taken in, ahead of the staging buffer, by a command
+        job = Job(
+            id=spec.id,
+            name=spec.name,
+            schedule=spec.schedule,
+            fn=spec.fn,
+            args=spec.args,
+            retry=spec.retry,
+            timeout=spec.timeout,
+            lifetime=spec.lifetime,
+            misfire=spec.misfire,
+            added_at=spec.submitted_at,
+            history=deque(maxlen=self.history_size),
+        )
+        self.jobs[job.key] = job
+        self._live += 1
+        self.log.debug("job added", extra={"job_id": str(job.id), "job_name": job.name})
+        self._plan_first(job, anchor=spec.submitted_at)
+
+    def ingest_staged_now(self) -> None:
+        """Take in everything waiting in the staging buffer, without blocking."""
+        while True:
+            try:
+                spec = self.staging.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            self.ingest(spec)
+
+    def job(self, job_id: object) -> Job:
+        """Return the job with *job_id*, taking it in from the staging buffer if needed."""
+        if not isinstance(job_id, JobId):
+            raise TypeError(f"job_id must be a JobId (returned by add_job), got {job_id!r}")
+        job = self.jobs.get(job_id.value)
+        spec = self.staged.get(job_id.value)
+        if job is None and spec is not None:
+            # A command for a job still in the staging buffer: take it in now, so that
+            # commands always apply after the submission they refer to.
+            self.ingest(spec)
+            job = self.jobs.get(job_id.value)
+        if job is None:
+            raise JobNotFound(f"no job {job_id} in this scheduler (finished jobs age out)")
+        return job
+
+    def live_job(self, job_id: object, action: str) -> Job:
+        """Like :meth:`job`, but refuse jobs that have finished."""
+        job = self.job(job_id)
+        if not job.is_live:
+            raise JobFinished(f"cannot {action} {job.id}: the job is {job.state.value}")
+        return job
+
+    # ------------------------------------------------------------------ planning
+
+    def _fail_job(self, job: Job, where: str, exc: Exception) -> None:
+        """A user-supplied schedule or policy raised: the job cannot be planned any more."""
+        job.error = error_info(exc)
+        self.log.error(
+            "job %s failed: its %s raised %r; it will not run again",
+            job.id,
+            where,
+            exc,
+            exc_info=exc,
+            extra={"job_id": str(job.id), "job_name": job.name},
+        )
+        self._set_state(job, JobState.FAILED)
+
+    def _queue_regular(self, job: Job, due: datetime | None) -> None:
+        """Queue *due* as the job's next regular occurrence, or end the lineage."""
+        if due is not None and due.timestamp() <= job.last_fired_for:
+            due = self._next_fire(job, _from_ts(job.last_fired_for))
+            if job.state.is_final:
+                return
+        if due is None:
+            job.next_due = None
+            if job.had_occurrence and not job.trigger_pending:
+                self._complete(job)
+            return
+        try:
+            allowed = job.lifetime.allows(runs=job.runs, next_fire=due)
+        except Exception as exc:
+            self._fail_job(job, "lifetime", exc)
+            return
+        if not allowed:
+            job.next_due = None
+            self._complete(job)
+            return
+        job.had_occurrence = True
+        job.next_due = due
+        if job.running is not None:
+            job.deferred = True
+            return
+        self.queue.push(job.key, due.timestamp())
+        self._wake_for_wall(due)
+
+    def _next_fire(self, job: Job, after: datetime) -> datetime | None:
+        try:
+            return job.schedule.next_after(after)
+        except Exception as exc:
+            self._fail_job(job, "schedule", exc)
+            return None
+
+    def _plan_first(self, job: Job, anchor: datetime) -> None:
+        """Plan the job's first regular occurrence for a schedule given at *anchor*."""
+        try:
+            job.schedule = job.schedule.anchored(anchor)
+            first = job.schedule.first_after(anchor)
+        except Exception as exc:
+            self._fail_job(job, "schedule", exc)
+            return
+        self._queue_regular(job, first)
+
+    def _complete(self, job: Job) -> None:
+        self.metrics.jobs_completed += 1
+        self._set_state(job, JobState.COMPLETED)
+        self.log.debug("job completed", extra={"job_id": str(job.id), "job_name": job.name})
+
+    def _push_soon(self, job: Job, kind: RunKind, deadline: float) -> None:
+        token = next(self._tokens)
+        job.soon_kind, job.soon_deadline, job.soon_token = kind, deadline, token
+        heapq.heappush(self._soon, (deadline, token, job.key))
+        self._wake_at(deadline)
+
+    def _release(self, job: Job) -> None:
+        """The job's run is over (or never started): queue what waited for it."""
+        job.running = None
+        if not job.is_live or job.state is JobState.PAUSED:
+            return
+        if job.rebase:
+            job.rebase = False
+            job.deferred = False
+            self._plan_first(job, self._wall_now())
+        elif job.deferred and job.next_due is not None:
+            job.deferred = False
+            self.queue.push(job.key, job.next_due.timestamp())
+            self._wake_for_wall(job.next_due)
+        if job.is_live and job.soon_kind is None and job.trigger_pending:
+            job.trigger_pending = False
+            self._push_soon(job, RunKind.TRIGGER, trio.current_time())
+        if job.state is JobState.RUNNING:
+            self._set_state(job, JobState.SCHEDULED)
+        if job.is_live and job.next_due is None and job.soon_kind is None and job.had_occurrence:
+            self._complete(job)
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _make_run(self, job: Job, kind: RunKind, scheduled_for: datetime, start_by: float) -> Run:
+        run = Run(
+            job=job,
+            run_id=next(self._run_ids),
+            kind=kind,
+            attempt=job.attempt,
+            scheduled_for=scheduled_for,
+            fn=job.fn,
+            args=job.args,
+            timeout=job.timeout,
+            start_by=start_by,
+        )
+        job.running = run
+        return run
+
+    def _pop_soon(self, now: float) -> Run | None:
+        soon = self._soon
+        while soon:
+            deadline, token, key = soon[0]
+            job = self.jobs.get(key)
+            if job is None or job.soon_token != token or job.soon_kind is None:
+                heapq.heappop(soon)
+                continue
+            if deadline > now:
+                return None
+            heapq.heappop(soon)
+            kind = job.soon_kind
+            job.soon_kind = None
+            if job.running is not None:
+                # No overlap: the trigger waits for the run in flight.
+                job.trigger_pending = True
+                continue
+            if kind is RunKind.RETRY:
+                assert job.retry_for is not None
+                return self._make_run(job, kind, job.retry_for, math.inf)
+            job.attempt = 1
+            job.retry_triggered = True
+            return self._make_run(job, kind, self._wall_now(), math.inf)
+        return None
+
+    def _pop_regular(self, wall_now: datetime) -> Run | None:
+        wall = wall_now.timestamp()
+        while (front := self.queue.peek()) is not None and front[0] <= wall:
+            self.queue.pop()
+            job = self.jobs[front[1]]
+            due = job.next_due
+            assert due is not None
+            if job.running is not None:
+                job.deferred = True
+                continue
+            run_for: datetime | None = due
+            if wall > front[0]:
+                try:
+                    decision = job.misfire.decide(job.schedule, due, wall_now)
+                except Exception as exc:
+                    self._fail_job(job, "misfire policy or schedule", exc)
+                    continue
+                if decision.skipped:
+                    self._count_misfires(job, decision.skipped, due)
+                run_for = decision.run_for
+                if run_for is None:
+                    job.next_due = None
+                    self._queue_regular(job, decision.next_due)
+                    continue
+            assert run_for is not None  # narrowed above; mypy loses it across the try
+            job.next_due = None
+            job.attempt = 1
+            job.retry_triggered = False
+            grace = job.misfire.grace
+            start_by = run_for.timestamp() + grace if grace is not None else math.inf
+            return self._make_run(job, RunKind.REGULAR, run_for, start_by)
+        return None
+
+    def _count_misfires(self, job: Job, count: int, due: datetime) -> None:
+        self.metrics.misfires += count
+        job.misfires += count
+        self.log.warning(
+            "job %s missed %d occurrence(s) from %s (misfire policy %r)",
+            job.id,
+            count,
+            due.isoformat(),
+            job.misfire,
+            extra={"job_id": str(job.id), "job_name": job.name, "misfires": count},
+        )
+
+    def next_dispatch(self) -> tuple[Run | None, float]:
+        """Return a run to hand to a worker now, or the Trio deadline to sleep until."""
+        now = trio.current_time()
+        run = self._pop_soon(now)
+        if run is not None:
+            return run, now
+        wall_now = self.observe_clock()
+        run = self._pop_regular(wall_now)
+        if run is not None:
+            return run, now
+        deadline = self._soon[0][0] if self._soon else math.inf
+        front = self.queue.peek()
+        if front is not None:
+            wait = min(front[0] - wall_now.timestamp(), self.max_sleep)
+            deadline = min(deadline, now + wait)
+        return None, deadline
+
+    async def dispatch_loop(self, send: trio.MemorySendChannel[Run]) -> None:
+        """Hand due runs to workers, one at a time, sleeping on deadlines in between."""
+        while True:
+            run, deadline = self.next_dispatch()
+            if run is None:
+                with trio.CancelScope(deadline=deadline) as self._sleep_scope:
+                    await trio.sleep_forever()
+                self._sleep_scope = None
+                continue
+            delivered = False
+            try:
+                with trio.CancelScope() as scope:
+                    run.send_scope = scope
+                    await send.send(run)
+                    delivered = True
+            finally:
+                run.send_scope = None
+                if not delivered and run.job.running is run:
+                    # Abandoned by a command, or the dispatcher is stopping: no worker took it.
+                    self._undelivered(run)
+
+    def _undelivered(self, run: Run) -> None:
+        """*run* never started: keep its occurrence planned unless the job stopped."""
+        job = run.job
+        if job.is_live and job.state is not JobState.PAUSED:
+            if run.kind is RunKind.REGULAR:
+                job.next_due = run.scheduled_for
+                job.deferred = True
+            elif run.kind is RunKind.RETRY:
+                job.attempt, job.retry_for = run.attempt, run.scheduled_for
+                self._push_soon(job, RunKind.RETRY, trio.current_time())
+            else:
+                job.trigger_pending = True
+        self._release(job)
+
+    def _abandon(self, job: Job) -> None:
+        """Make sure a run of *job* that has not started yet never starts."""
+        run = job.running
+        if run is None or run.started:
+            return
+        run.abandoned = True
+        if run.send_scope is not None:
+            run.send_scope.cancel()
+
+    def run_started(self, run: Run, started_at: datetime) -> None:
+        """A worker is starting *run* (called by the worker, synchronously)."""
+        run.started = True
+        job = run.job
+        if job.state is JobState.SCHEDULED:
+            self._set_state(job, JobState.RUNNING)
+        self.metrics.runs_started += 1
+        self.metrics.workers_active += 1
+        if run.kind is not RunKind.RETRY:
+            lateness = started_at.timestamp() - run.scheduled_for.timestamp()
+            self.metrics.dispatch_lateness.add(max(lateness, 0.0))
+        if run.kind is RunKind.REGULAR:
+            job.last_fired_for = max(job.last_fired_for, run.scheduled_for.timestamp())
+
+    # ------------------------------------------------------------------ outcomes
+
+    async def intake_outcomes(self, receive: trio.MemoryReceiveChannel[Finished]) -> None:
+        """Apply workers' reports as they arrive."""
+        async for finished in receive:
+            self.on_finished(finished)
+
+    def drain_outcomes(self, receive: trio.MemoryReceiveChannel[Finished]) -> None:
+        """Apply every report already sent, without blocking (used at shutdown)."""
+        while True:
+            try:
+                finished = receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            self.on_finished(finished)
+
+    def on_finished(self, finished: Finished) -> None:
+        """Record a run's outcome and plan what comes next for its job."""
+        run, job, outcome = finished.run, finished.run.job, finished.outcome
+        if job.running is not run:  # pragma: no cover - a run always belongs to its job
+            raise RuntimeError(f"outcome of {run.run_id} does not match {job.id}'s run in flight")
+        if outcome is None:
+            if finished.late:
+                self._count_misfires(job, 1, run.scheduled_for)
+                self._occurrence_over(job, run)
+                self._release(job)
+            else:
+                self._undelivered(run)
+            return
+        self._record(run, finished, outcome)
+        planning = job.is_live and job.state is not JobState.PAUSED
+        if planning and outcome.is_retryable and self._plan_retry(job, run):
+            job.running = None
+            if job.state is JobState.RUNNING:
+                self._set_state(job, JobState.SCHEDULED)
+            return
+        job.runs += 1
+        self._occurrence_over(job, run)
+        self._release(job)
+
+    def _occurrence_over(self, job: Job, run: Run) -> None:
+        """The occurrence of *run* is over: queue the job's next regular occurrence."""
+        job.attempt = 1
+        job.retry_for = None
+        if run.triggered or job.rebase or not job.is_live or job.state is JobState.PAUSED:
+            return  # triggers leave the schedule alone; a rebase is planned on release
+        job.running = None  # so the next occurrence is queued rather than deferred
+        self._queue_regular(job, self._next_fire(job, run.scheduled_for))
+        job.running = run
+
+    def _record(self, run: Run, finished: Finished, outcome: Outcome) -> None:
+        assert finished.started_at is not None
+        assert finished.finished_at is not None
+        job = run.job
+        metrics = self.metrics
+        metrics.workers_active -= 1
+        metrics.outcomes[outcome] += 1
+        metrics.run_duration.add(finished.duration)
+        job.counts[outcome] += 1
+        job.history.append(
+            RunRecord(
+                run_id=run.run_id,
+                attempt=run.attempt,
+                scheduled_for=run.scheduled_for,
+                started_at=finished.started_at,
+                finished_at=finished.finished_at,
+                duration=finished.duration,
+                outcome=outcome,
+                triggered=run.triggered,
+                error=finished.error,
+            )
+        )
+        self._log_outcome(run, finished)
+
+    def _plan_retry(self, job: Job, run: Run) -> bool:
+        if job.retry is None:
+            return False
+        try:
+            delay = job.retry.next_delay(run.attempt)
+        except Exception as exc:
+            self._fail_job(job, "retry policy", exc)
+            return True
+        if delay is None:
+            return False
+        job.attempt = run.attempt + 1
+        job.retry_for = run.scheduled_for
+        job.retry_triggered = run.triggered
+        self.metrics.retries_scheduled += 1
+        self._push_soon(job, RunKind.RETRY, trio.current_time() + delay)
+        self.log.info(
+            "job %s attempt %d failed; retrying in %.3f s",
+            job.id,
+            run.attempt,
+            delay,
+            extra={"job_id": str(job.id), "job_name": job.name, "attempt": run.attempt},
+        )
+        return True
+
+    def _log_outcome(self, run: Run, finished: Finished) -> None:
+        outcome = finished.outcome
+        assert outcome is not None
+        extra = {
+            "job_id": str(run.job.id),
+            "job_name": run.job.name,
+            "run_id": run.run_id,
+            "attempt": run.attempt,
+            "outcome": outcome.value,
+            "duration_s": finished.duration,
+        }
+        if outcome is Outcome.SUCCEEDED:
+            self.log.debug("job %s run %d succeeded", run.job.id, run.run_id, extra=extra)
+        elif outcome is Outcome.ERRORED and finished.error is not None:
+            self.log.warning(
+                "job %s run %d raised %s: %s\n%s",
+                run.job.id,
+                run.run_id,
+                finished.error.type,
+                finished.error.message,
+                finished.error.traceback,
+                extra=extra,
+            )
+        else:
+            self.log.warning("job %s run %d %s", run.job.id, run.run_id, outcome.value, extra=extra)
+
+    # ------------------------------------------------------------------ commands
+
+    def cancel(self, job_id: JobId, *, interrupt: bool) -> None:
+        """Cancel the lineage; with *interrupt*, also the attempt in progress."""
+        job = self.job(job_id)
+        if not job.is_live:
+            return
+        self._abandon(job)
+        self.metrics.jobs_cancelled += 1
+        self._set_state(job, JobState.CANCELLED)
+        self.log.debug("job cancelled", extra={"job_id": str(job.id), "job_name": job.name})
+        if interrupt:
+            self._interrupt(job)
+
+    def interrupt(self, job_id: JobId) -> bool:
+        """Cancel the attempt in progress, if any; the lineage goes on. Return whether one was."""
+        return self._interrupt(self.job(job_id))
+
+    def _interrupt(self, job: Job) -> bool:
+        run = job.running
+        if run is None or not run.started:
+            return False
+        run.interrupted = True
+        run.scope.cancel()
+        return True
+
+    def pause(self, job_id: JobId) -> None:
+        """Stop planning runs for the job until it is resumed."""
+        job = self.live_job(job_id, "pause")
+        if job.state is JobState.PAUSED:
+            return
+        self._abandon(job)
+        self.queue.remove(job.key)
+        job.soon_kind = None
+        job.next_due = None
+        job.deferred = False
+        job.attempt, job.retry_for = 1, None
+        self._set_state(job, JobState.PAUSED)
+
+    def resume(self, job_id: JobId) -> None:
+        """Plan the job's next run from now; run a trigger that came while it was paused."""
+        job = self.live_job(job_id, "resume")
+        if job.state is not JobState.PAUSED:
+            return
+        self._set_state(
+            job, JobState.RUNNING if job.running and job.running.started else JobState.SCHEDULED
+        )
+        if job.running is not None:
+            job.rebase = True
+            return
+        self._plan_first(job, self._wall_now())
+        if job.is_live and job.trigger_pending:
+            job.trigger_pending = False
+            self._push_soon(job, RunKind.TRIGGER, trio.current_time())
+
+    def trigger(self, job_id: JobId) -> None:
+        """Run the job once as soon as possible, out of band; coalesces with a pending one."""
+        job = self.live_job(job_id, "trigger")
+        if job.trigger_pending or job.soon_kind is RunKind.TRIGGER:
+            return
+        self.metrics.triggers += 1
+        if job.soon_kind is RunKind.RETRY:
+            self._push_soon(job, RunKind.RETRY, trio.current_time())
+        elif job.running is not None or job.state is JobState.PAUSED:
+            job.trigger_pending = True
+        else:
+            self._push_soon(job, RunKind.TRIGGER, trio.current_time())
+
+    def update(self, job_id: JobId, changes: dict[str, object]) -> None:
+        """Apply validated *changes*; a new schedule recomputes the next run from now."""
+        job = self.live_job(job_id, "update")
+        for field, value in changes.items():
+            setattr(job, field, value)
+        if "schedule" not in changes or job.state is JobState.PAUSED:
+            return
+        job.had_occurrence = False
+        if job.running is not None:
+            job.rebase = True
+            return
+        self.queue.remove(job.key)
+        if job.soon_kind is RunKind.RETRY:
+            job.soon_kind = None
+            job.attempt, job.retry_for = 1, None
+        job.next_due = None
+        self._plan_first(job, self._wall_now())
+
+    # ------------------------------------------------------------------ queries
+
+    def next_run_at(self, job: Job) -> datetime | None:
+        """When the job runs next: its pending retry or trigger, else its next occurrence."""
+        if job.soon_kind is not None:
+            delay = max(job.soon_deadline - trio.current_time(), 0.0)
+            return self._wall_now() + timedelta(seconds=delay)
+        return job.next_due
+
+    def details(self, job_id: JobId) -> JobDetails:
+        """The frozen details of one job (staged jobs included)."""
+        if isinstance(job_id, JobId) and job_id.value in self.staged:
+            return self.staged[job_id.value].staged_details()
+        job = self.job(job_id)
+        return job.details(self.next_run_at(job))
+
+    def summaries(self) -> list[JobSummary]:
+        """Every known job, staged ones last."""
+        result = [job.summary(self.next_run_at(job)) for job in self.jobs.values()]
+        result.extend(JobSummary(s.id, s.name, JobState.STAGED, None) for s in self.staged.values())
+        return result
+
+    def snapshot(self, staging_buffered: int) -> MetricsSnapshot:
+        """The metrics, with the gauges read now."""
+        return self.metrics.snapshot(
+            jobs_live=self._live + len(self.staged),
+            jobs_paused=self._paused,
+            staging_buffered=staging_buffered,
+            stale=self.queue.stale_entries,
+        )

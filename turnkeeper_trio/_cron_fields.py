@@ -1,0 +1,205 @@
+"""Parse a cron expression into the sets of values each field matches.
+
+This is the only module that imports ``croniter``.  croniter expands the fields (names, ranges,
+steps, ``L``, ``#``); before that, the expression is checked here against the grammar that
+turnkeeper_trio documents, which is stricter than croniter's in the places where croniter
+differs from Vixie cron: reversed ranges are rejected instead of wrapping around, ``a-a/s``
+means ``{a}``, and croniter-only syntax (``?``, ``W``, ``H``, a year field) is refused.
+Iteration and the day-field rule are not croniter's: see ``_cron.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+from croniter import croniter
+
+from ._exceptions import InvalidSchedule
+
+__all__ = ["CronFields", "parse_cron"]
+
+NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+@attrs.frozen
+class _FieldSpec:
+    name: str
+    low: int
+    high: int
+    names: tuple[str, ...] = ()
+    names_base: int = 0
+
+    def value(self, text: str, expr: str) -> int:
+        lowered = text.lower()
+        if lowered in self.names:
+            return self.names.index(lowered) + self.names_base
+        if not text.isdigit():
+            raise InvalidSchedule(f"cron {expr!r}: {self.name} value {text!r} is not a number")
+        number = int(text)
+        if not self.low <= number <= self.high:
+            raise InvalidSchedule(
+                f"cron {expr!r}: {self.name} value {number} is out of range {self.low}-{self.high}"
+            )
+        return number
+
+
+_SECOND = _FieldSpec("second", 0, 59)
+_MINUTE = _FieldSpec("minute", 0, 59)
+_HOUR = _FieldSpec("hour", 0, 23)
+_DAY_OF_MONTH = _FieldSpec("day-of-month", 1, 31)
+_MONTH = _FieldSpec("month", 1, 12, _MONTHS, 1)
+_DAY_OF_WEEK = _FieldSpec("day-of-week", 0, 7, _DAYS, 0)
+
+_ITEM = re.compile(
+    r"""^(?:
+        (?P<star>\*)(?:/(?P<star_step>\d+))?
+      | (?P<start>[a-z0-9]+)(?:-(?P<end>[a-z0-9]+))?(?:/(?P<step>\d+))?
+    )$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_NTH = re.compile(r"^(?P<day>[a-z0-9]+)#(?P<nth>\d+)$", re.IGNORECASE)
+
+
+@attrs.frozen
+class CronFields:
+    """The expanded fields of a cron expression, ready for fast iteration."""
+
+    seconds: tuple[int, ...]
+    minutes: tuple[int, ...]
+    hours: tuple[int, ...]
+    days_of_month: frozenset[int]
+    last_day_of_month: bool
+    months: frozenset[int]
+    #: Days of week matched on every week, 0 = Sunday ... 6 = Saturday.
+    days_of_week: frozenset[int]
+    #: Days of week matched only on their n-th occurrence in the month (``MON#2``).
+    nth_days_of_week: tuple[tuple[int, frozenset[int]], ...]
+    #: Vixie cron: when either day field starts with ``*``, both must match (AND).
+    days_and: bool
+    #: Wildcard schedules fire on every matching instant (see ``_wall.py``).
+    wildcard: bool
+
+
+def _check_item(item: str, spec: _FieldSpec, expr: str) -> str:
+    """Validate one comma-separated item; return it normalized for croniter."""
+    if spec is _DAY_OF_MONTH and item.lower() == "l":
+        return "L"
+    if spec is _DAY_OF_WEEK and (nth := _NTH.match(item)):
+        day = spec.value(nth["day"], expr) % 7
+        count = int(nth["nth"])
+        if not 1 <= count <= 5:
+            raise InvalidSchedule(
+                f"cron {expr!r}: day-of-week {item!r}: the n in '#n' must be 1-5, got {count}"
+            )
+        return f"{day}#{count}"
+    match = _ITEM.match(item)
+    if match is None:
+        raise InvalidSchedule(
+            f"cron {expr!r}: {spec.name} item {item!r} is not valid "
+            "(expected *, */s, a, a-b, a-b/s or a/s)"
+        )
+    step_text = match["star_step"] or match["step"]
+    step = int(step_text) if step_text is not None else 1
+    if step == 0:
+        raise InvalidSchedule(f"cron {expr!r}: {spec.name} step in {item!r} must be >= 1")
+    if match["star"]:
+        return item
+    start = spec.value(match["start"], expr)
+    end = spec.value(match["end"], expr) if match["end"] is not None else None
+    if end is not None and end < start:
+        raise InvalidSchedule(
+            f"cron {expr!r}: {spec.name} range {item!r} is reversed ({start} > {end}); "
+            "write it as two items, e.g. 'a-max,min-b'"
+        )
+    if end is not None and end == start:
+        return str(start)  # a-a/s is {a}; croniter would read it as a-max/s
+    if end is None and step_text is not None:
+        end = spec.high  # a/s is a-max/s, as in most crons
+    if end is None:
+        return str(start)
+    return f"{start}-{end}" + (f"/{step}" if step_text is not None else "")
+
+
+def _check_field(text: str, spec: _FieldSpec, expr: str) -> str:
+    items = text.split(",")
+    if any(not item for item in items):
+        raise InvalidSchedule(f"cron {expr!r}: {spec.name} field {text!r} has an empty item")
+    return ",".join(_check_item(item, spec, expr) for item in items)
+
+
+def parse_cron(expr: str) -> CronFields:
+    """Validate and expand *expr*; raise :class:`InvalidSchedule` naming the field at fault."""
+    if not isinstance(expr, str):
+        raise TypeError(f"expr must be a cron expression string, got {type(expr).__name__}")
+    if not expr.isascii():
+        raise InvalidSchedule(f"cron {expr!r}: only ASCII characters are allowed")
+    text = expr.strip()
+    if text.startswith("@"):
+        try:
+            text = NICKNAMES[text.lower()]
+        except KeyError:
+            raise InvalidSchedule(
+                f"cron {expr!r}: unknown nickname; expected one of {', '.join(NICKNAMES)}"
+            ) from None
+    parts = text.split()
+    specs: tuple[_FieldSpec, ...]
+    if len(parts) == 5:
+        specs = (_MINUTE, _HOUR, _DAY_OF_MONTH, _MONTH, _DAY_OF_WEEK)
+    elif len(parts) == 6:
+        specs = (_SECOND, _MINUTE, _HOUR, _DAY_OF_MONTH, _MONTH, _DAY_OF_WEEK)
+    else:
+        raise InvalidSchedule(
+            f"cron {expr!r}: expected 5 fields (minute hour day-of-month month day-of-week) "
+            f"or 6 with seconds first, got {len(parts)}"
+        )
+    normalized = [_check_field(part, spec, expr) for part, spec in zip(parts, specs, strict=True)]
+    dow_text = normalized[-1]
+    if "#" in dow_text and any("#" not in item for item in dow_text.split(",")):
+        raise InvalidSchedule(
+            f"cron {expr!r}: day-of-week cannot mix plain days with '#n' items; "
+            "use two jobs instead"
+        )
+    try:
+        expanded, nth = croniter.expand(" ".join(normalized), second_at_beginning=len(parts) == 6)
+    except (ValueError, TypeError) as exc:  # croniter's own errors are ValueError subclasses
+        raise InvalidSchedule(f"cron {expr!r}: {exc}") from None
+    # croniter lists the fields minute-first, with the seconds (if any) last.
+    expanded = [[0], *expanded] if len(parts) == 5 else [expanded[5], *expanded[:5]]
+
+    def values(index: int, spec: _FieldSpec) -> tuple[int, ...]:
+        field = expanded[index]
+        if field == ["*"]:
+            high = 6 if spec is _DAY_OF_WEEK else spec.high  # 7 is Sunday again
+            return tuple(range(spec.low, high + 1))
+        return tuple(sorted({int(v) for v in field if v != "l"}))
+
+    dom_field = expanded[3]
+    dow_plain = frozenset(v % 7 for v in values(5, _DAY_OF_WEEK))
+    nth_days = tuple(sorted((int(day), frozenset(counts)) for day, counts in nth.items()))
+    if nth_days:
+        dow_plain = frozenset()
+    minute_text, hour_text = parts[-5], parts[-4]
+    return CronFields(
+        seconds=values(0, _SECOND),
+        minutes=values(1, _MINUTE),
+        hours=values(2, _HOUR),
+        days_of_month=frozenset(values(3, _DAY_OF_MONTH)),
+        last_day_of_month="l" in dom_field,
+        months=frozenset(values(4, _MONTH)),
+        days_of_week=dow_plain,
+        nth_days_of_week=nth_days,
+        days_and=parts[-3].startswith("*") or parts[-1].startswith("*"),
+        wildcard=len(parts) == 6 or minute_text.startswith("*") or hour_text.startswith("*"),
+    )

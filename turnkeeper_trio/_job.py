@@ -1,0 +1,194 @@
+"""The coordinator's private records: a job's spec, its live state, and one dispatched run."""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import attrs
+import trio
+
+from ._lifetime import Lifetime
+from ._misfire import MisfirePolicy
+from ._models import (
+    ErrorInfo,
+    JobDetails,
+    JobId,
+    JobState,
+    JobSummary,
+    Outcome,
+    OutcomeCounts,
+    RunRecord,
+)
+from ._retry import RetryPolicy
+from ._schedule import Schedule
+
+__all__ = ["Job", "JobSpec", "Run", "RunKind"]
+
+AsyncFn = Callable[..., Awaitable[object]]
+
+
+@attrs.frozen
+class JobSpec:
+    """A validated job submission, as it travels through the staging buffer."""
+
+    id: JobId
+    name: str
+    schedule: Schedule
+    fn: AsyncFn
+    args: tuple[Any, ...]
+    retry: RetryPolicy | None
+    timeout: float | None
+    lifetime: Lifetime
+    misfire: MisfirePolicy
+    submitted_at: datetime
+
+    def staged_details(self) -> JobDetails:
+        """Details of a job that the coordinator has not taken in yet."""
+        return JobDetails(
+            id=self.id,
+            name=self.name,
+            state=JobState.STAGED,
+            schedule=self.schedule,
+            retry=self.retry,
+            lifetime=self.lifetime,
+            misfire=self.misfire,
+            timeout=self.timeout,
+            next_run_at=None,
+            attempt=1,
+            runs=0,
+            counts=OutcomeCounts(),
+            misfires=0,
+            trigger_pending=False,
+            added_at=self.submitted_at,
+            last_runs=(),
+            error=None,
+        )
+
+
+class RunKind(enum.Enum):
+    """Why a run was dispatched."""
+
+    REGULAR = "regular"  # the schedule's occurrence
+    RETRY = "retry"  # a further attempt of the current occurrence
+    TRIGGER = "trigger"  # an out-of-band occurrence asked for by trigger_job
+
+
+@attrs.define(eq=False, slots=True)
+class Run:
+    """One attempt handed to a worker.  Fields the worker reads are fixed at dispatch."""
+
+    job: Job
+    run_id: int
+    kind: RunKind
+    attempt: int
+    scheduled_for: datetime
+    fn: AsyncFn
+    args: tuple[Any, ...]
+    timeout: float | None
+    #: The occurrence was late past its misfire grace if it starts after this wall timestamp.
+    start_by: float
+    scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    #: Set by the coordinator when the run must not start (job cancelled or paused first).
+    abandoned: bool = False
+    #: Set when ``interrupt`` cancelled the scope, to tell an interrupt from a timeout.
+    interrupted: bool = False
+    started: bool = False
+    #: The dispatcher's cancel scope while it waits to hand the run to a worker.
+    send_scope: trio.CancelScope | None = None
+
+    @property
+    def triggered(self) -> bool:
+        """Whether the occurrence came from ``trigger_job``."""
+        return self.kind is RunKind.TRIGGER or (
+            self.kind is RunKind.RETRY and self.job.retry_triggered
+        )
+
+
+@attrs.define(eq=False, slots=True)
+class Job:
+    """A job lineage's live state.  Owned and mutated by the coordinator only."""
+
+    id: JobId
+    name: str
+    schedule: Schedule
+    fn: AsyncFn
+    args: tuple[Any, ...]
+    retry: RetryPolicy | None
+    timeout: float | None
+    lifetime: Lifetime
+    misfire: MisfirePolicy
+    added_at: datetime
+    history: deque[RunRecord]
+    state: JobState = JobState.SCHEDULED
+    #: The next regular occurrence (queued, or deferred while the job runs).
+    next_due: datetime | None = None
+    #: The regular occurrence fell due while the job was running; queue it after the outcome.
+    deferred: bool = False
+    #: The job has had at least one regular occurrence (so "no next fire" means completed).
+    had_occurrence: bool = False
+    #: The schedule was replaced while a run was in flight: recompute from now afterwards.
+    rebase: bool = False
+    #: Timestamp of the last occurrence run: nothing may fire at or before it again.
+    last_fired_for: float = -math.inf
+    attempt: int = 1
+    #: The occurrence being retried, and whether it was a triggered one.
+    retry_for: datetime | None = None
+    retry_triggered: bool = False
+    #: The pending retry or trigger in the coordinator's "soon" heap (Trio time), if any.
+    soon_kind: RunKind | None = None
+    soon_deadline: float = math.inf
+    soon_token: int = 0
+    trigger_pending: bool = False
+    running: Run | None = None
+    runs: int = 0
+    misfires: int = 0
+    counts: dict[Outcome, int] = attrs.field(factory=lambda: dict.fromkeys(Outcome, 0))
+    error: ErrorInfo | None = None
+
+    @property
+    def key(self) -> int:
+        """The job's key in the queue."""
+        return self.id.value
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the job may still run."""
+        return not self.state.is_final
+
+    def summary(self, next_run_at: datetime | None) -> JobSummary:
+        """The job as one line of ``list_all_jobs``."""
+        return JobSummary(self.id, self.name, self.state, next_run_at)
+
+    def details(self, next_run_at: datetime | None) -> JobDetails:
+        """The job's frozen details."""
+        counts = self.counts
+        return JobDetails(
+            id=self.id,
+            name=self.name,
+            state=self.state,
+            schedule=self.schedule,
+            retry=self.retry,
+            lifetime=self.lifetime,
+            misfire=self.misfire,
+            timeout=self.timeout,
+            next_run_at=next_run_at,
+            attempt=self.attempt,
+            runs=self.runs,
+            counts=OutcomeCounts(
+                succeeded=counts[Outcome.SUCCEEDED],
+                failed=counts[Outcome.FAILED],
+                errored=counts[Outcome.ERRORED],
+                timed_out=counts[Outcome.TIMED_OUT],
+                cancelled=counts[Outcome.CANCELLED],
+            ),
+            misfires=self.misfires,
+            trigger_pending=self.trigger_pending or self.soon_kind is RunKind.TRIGGER,
+            added_at=self.added_at,
+            last_runs=tuple(self.history),
+            error=self.error,
+        )

@@ -1,0 +1,155 @@
+"""Counters and gauges, and the frozen snapshot users read."""
+
+from __future__ import annotations
+
+import attrs
+
+from ._models import Outcome
+
+__all__ = ["Aggregate", "Metrics", "MetricsSnapshot"]
+
+
+@attrs.frozen
+class Aggregate:
+    """Count, sum and maximum of a measured quantity (seconds), for the scheduler's life."""
+
+    count: int = 0
+    total: float = 0.0
+    max: float = 0.0
+
+    @property
+    def mean(self) -> float:
+        """The average, or 0.0 before the first measurement."""
+        return self.total / self.count if self.count else 0.0
+
+
+@attrs.define(slots=True)
+class _Accumulator:
+    count: int = 0
+    total: float = 0.0
+    max: float = 0.0
+
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
+        if value > self.max:
+            self.max = value
+
+    def freeze(self) -> Aggregate:
+        return Aggregate(self.count, self.total, self.max)
+
+
+@attrs.frozen
+class MetricsSnapshot:
+    """A consistent, frozen view of the scheduler's metrics.
+
+    Counters (``jobs_submitted``, ``runs_*``, ``retries_scheduled``, ``misfires``, ...) are
+    cumulative for the scheduler's life; gauges (``jobs_scheduled``, ``jobs_paused``,
+    ``staging_buffered``, ``workers_active``, ``queue_stale_entries``) are current.  Taking a
+    snapshot is O(1).
+
+    Attributes:
+        jobs_submitted: jobs accepted by ``add_job``/``try_add_job``.
+        jobs_scheduled: live jobs (staged, scheduled, running or paused).
+        jobs_paused: jobs currently paused.
+        staging_buffered: jobs waiting in the staging buffer.
+        staging_rejected: ``try_add_job`` calls refused with ``StagingFull``.
+        workers_active: workers running an attempt now.
+        workers_max: the pool size.
+        runs_started: attempts started; every one ends in exactly one ``runs_*`` outcome.
+        runs_succeeded / runs_failed / runs_errored / runs_timed_out / runs_cancelled:
+            attempts by outcome.
+        retries_scheduled: retries planned after failed attempts.
+        triggers: ``trigger_job`` calls that queued a run (coalesced ones are not counted).
+        jobs_cancelled: lineages cancelled.
+        jobs_completed: lineages that ended by schedule or lifetime.
+        misfires: occurrences skipped or coalesced by misfire policies.
+        clock_jumps: wall-clock jumps detected (NTP steps, suspend/resume).
+        queue_stale_entries: stale entries held by a ``HeapQueue``.
+        run_duration: seconds from start to end of attempts (Trio clock).
+        dispatch_lateness: seconds from an occurrence's due instant to its start (wall clock).
+    """
+
+    jobs_submitted: int
+    jobs_scheduled: int
+    jobs_paused: int
+    staging_buffered: int
+    staging_rejected: int
+    workers_active: int
+    workers_max: int
+    runs_started: int
+    runs_succeeded: int
+    runs_failed: int
+    runs_errored: int
+    runs_timed_out: int
+    runs_cancelled: int
+    retries_scheduled: int
+    triggers: int
+    jobs_cancelled: int
+    jobs_completed: int
+    misfires: int
+    clock_jumps: int
+    queue_stale_entries: int
+    run_duration: Aggregate
+    dispatch_lateness: Aggregate
+
+    @property
+    def runs_finished(self) -> int:
+        """Attempts that have ended, whatever the outcome."""
+        return (
+            self.runs_succeeded
+            + self.runs_failed
+            + self.runs_errored
+            + self.runs_timed_out
+            + self.runs_cancelled
+        )
+
+
+@attrs.define(slots=True)
+class Metrics:
+    """The coordinator's mutable counters (internal). Gauges are read when snapshotting."""
+
+    workers_max: int
+    jobs_submitted: int = 0
+    staging_rejected: int = 0
+    workers_active: int = 0
+    runs_started: int = 0
+    retries_scheduled: int = 0
+    triggers: int = 0
+    jobs_cancelled: int = 0
+    jobs_completed: int = 0
+    misfires: int = 0
+    clock_jumps: int = 0
+    outcomes: dict[Outcome, int] = attrs.field(factory=lambda: dict.fromkeys(Outcome, 0))
+    run_duration: _Accumulator = attrs.field(factory=_Accumulator)
+    dispatch_lateness: _Accumulator = attrs.field(factory=_Accumulator)
+
+    def snapshot(
+        self, *, jobs_live: int, jobs_paused: int, staging_buffered: int, stale: int
+    ) -> MetricsSnapshot:
+        """Freeze the counters together with the current gauges."""
+        outcomes = self.outcomes
+        return MetricsSnapshot(
+            jobs_submitted=self.jobs_submitted,
+            jobs_scheduled=jobs_live,
+            jobs_paused=jobs_paused,
+            staging_buffered=staging_buffered,
+            staging_rejected=self.staging_rejected,
+            workers_active=self.workers_active,
+            workers_max=self.workers_max,
+            runs_started=self.runs_started,
+            runs_succeeded=outcomes[Outcome.SUCCEEDED],
+            runs_failed=outcomes[Outcome.FAILED],
+            runs_errored=outcomes[Outcome.ERRORED],
+            runs_timed_out=outcomes[Outcome.TIMED_OUT],
+            runs_cancelled=outcomes[Outcome.CANCELLED],
+            retries_scheduled=self.retries_scheduled,
+            triggers=self.triggers,
+            jobs_cancelled=self.jobs_cancelled,
+            jobs_completed=self.jobs_completed,
+            misfires=self.misfires,
+            clock_jumps=self.clock_jumps,
+            queue_stale_entries=stale,
+            run_duration=self.run_duration.freeze(),
+            dispatch_lateness=self.dispatch_lateness.freeze(),
+        )

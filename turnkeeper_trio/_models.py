@@ -1,0 +1,209 @@
+"""The frozen values the scheduler hands out: ids, states, run records and job details."""
+
+from __future__ import annotations
+
+import enum
+from contextvars import ContextVar
+from datetime import datetime
+
+import attrs
+
+from ._lifetime import Lifetime
+from ._misfire import MisfirePolicy
+from ._retry import RetryPolicy
+from ._schedule import Schedule
+
+__all__ = [
+    "ErrorInfo",
+    "JobContext",
+    "JobDetails",
+    "JobId",
+    "JobState",
+    "JobSummary",
+    "Outcome",
+    "OutcomeCounts",
+    "RunRecord",
+    "current_job",
+]
+
+
+@attrs.frozen(order=True)
+class JobId:
+    """The identity of a job lineage within one scheduler. Returned by ``add_job``.
+
+    Example::
+
+        job = await s.add_job(Interval(60), poll)
+        print(job)                      # job-1
+        s.get_job_details(job).state
+    """
+
+    value: int
+
+    def __str__(self) -> str:
+        return f"job-{self.value}"
+
+
+class JobState(enum.Enum):
+    """Where a job is in its life.
+
+    ``STAGED`` jobs were accepted by ``add_job`` and wait in the staging buffer for the
+    coordinator; ``SCHEDULED`` jobs wait for their next run (or for a trigger); ``RUNNING``
+    jobs have an attempt in progress; ``PAUSED`` jobs do not run until resumed.
+    ``CANCELLED``, ``COMPLETED`` and ``FAILED`` are final; ``FAILED`` means the job's own
+    schedule, retry or lifetime policy raised, so the scheduler could not plan its next run
+    (``JobDetails.error`` says what was raised).
+    """
+
+    STAGED = "staged"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        """Whether the job will never run again."""
+        return self in (JobState.CANCELLED, JobState.COMPLETED, JobState.FAILED)
+
+
+class Outcome(enum.Enum):
+    """How one attempt ended.
+
+    ``FAILED``: the job returned ``False``. ``ERRORED``: it raised an ``Exception``.
+    ``TIMED_OUT``: it ran past its ``timeout``. ``CANCELLED``: it was interrupted or the
+    scheduler shut down under it.  Failed, errored and timed-out attempts are retried.
+    """
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    ERRORED = "errored"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_retryable(self) -> bool:
+        """Whether the retry policy is consulted after an attempt with this outcome."""
+        return self in (Outcome.FAILED, Outcome.ERRORED, Outcome.TIMED_OUT)
+
+
+@attrs.frozen
+class ErrorInfo:
+    """What a job raised: the exception's type, message and formatted traceback."""
+
+    type: str
+    message: str
+    traceback: str
+
+
+@attrs.frozen
+class RunRecord:
+    """One attempt of one occurrence, as recorded in the job's history.
+
+    ``scheduled_for`` is the occurrence's instant; ``started_at``/``finished_at`` are read
+    from the scheduler's wall clock; ``duration`` is measured on Trio's clock.
+    """
+
+    run_id: int
+    attempt: int
+    scheduled_for: datetime
+    started_at: datetime
+    finished_at: datetime
+    duration: float
+    outcome: Outcome
+    triggered: bool = False
+    error: ErrorInfo | None = None
+
+
+@attrs.frozen
+class OutcomeCounts:
+    """How many attempts of a job ended in each way."""
+
+    succeeded: int = 0
+    failed: int = 0
+    errored: int = 0
+    timed_out: int = 0
+    cancelled: int = 0
+
+    @property
+    def total(self) -> int:
+        """All finished attempts."""
+        return self.succeeded + self.failed + self.errored + self.timed_out + self.cancelled
+
+
+@attrs.frozen
+class JobSummary:
+    """One line of ``list_all_jobs()``."""
+
+    id: JobId
+    name: str
+    state: JobState
+    next_run_at: datetime | None
+
+
+@attrs.frozen
+class JobDetails:
+    """Everything the scheduler knows about one job, as of the moment of the query.
+
+    Attributes:
+        attempt: the attempt number of the running attempt, or of the next one (``> 1``
+            while a retry is pending, with ``next_run_at`` the retry's time).
+        runs: occurrences run so far (retries of one occurrence count once).
+        counts: attempts by outcome.
+        misfires: occurrences of this job skipped or coalesced by the misfire policy.
+        last_runs: the most recent attempts, oldest first (at most ``history_size``).
+        error: for a ``FAILED`` job, what its schedule or policy raised.
+    """
+
+    id: JobId
+    name: str
+    state: JobState
+    schedule: Schedule
+    retry: RetryPolicy | None
+    lifetime: Lifetime
+    misfire: MisfirePolicy
+    timeout: float | None
+    next_run_at: datetime | None
+    attempt: int
+    runs: int
+    counts: OutcomeCounts
+    misfires: int
+    trigger_pending: bool
+    added_at: datetime
+    last_runs: tuple[RunRecord, ...]
+    error: ErrorInfo | None = None
+
+
+@attrs.frozen
+class JobContext:
+    """What a running job can know about itself: see :func:`current_job`."""
+
+    job_id: JobId
+    name: str
+    attempt: int
+    scheduled_for: datetime
+    run_id: int
+    triggered: bool
+
+
+_current_job: ContextVar[JobContext] = ContextVar("turnkeeper_trio.current_job")
+
+
+def current_job() -> JobContext:
+    """Return the context of the job run that is calling.
+
+    Example::
+
+        async def report() -> None:
+            ctx = tk.current_job()
+            log.info("attempt %d of run for %s", ctx.attempt, ctx.scheduled_for)
+
+    Raises:
+        RuntimeError: called outside a job run.
+    """
+    try:
+        return _current_job.get()
+    except LookupError:
+        raise RuntimeError("current_job() was called outside a turnkeeper_trio job run") from None

@@ -1,0 +1,245 @@
+"""Queue strategies: the coordinator's ordered set of upcoming occurrences.
+
+Each job has at most one entry, keyed by an int, ordered by its due instant (a POSIX
+timestamp) and then by insertion order.  The two strategies support the same operations and
+differ in cost:
+
+==================  ==================  ========================================
+operation           HeapQueue           IndexedHeapQueue
+==================  ==================  ========================================
+push (new or move)  O(log n)            O(log n)
+remove              O(1), lazy          O(log n), eager
+peek / pop          amortised O(log n)  O(log n)
+memory              + stale entries     + a position map
+==================  ==================  ========================================
+
+``HeapQueue`` leaves removed and moved entries in the heap as *stale* entries and discards
+them when they reach the front; ``stale_entries`` counts them (shown in the metrics).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from abc import ABC, abstractmethod
+
+from ._exceptions import InvalidArgument
+
+__all__ = ["HeapQueue", "IndexedHeapQueue", "JobQueue"]
+
+
+class JobQueue(ABC):
+    """Protocol of a queue strategy. One instance serves one scheduler."""
+
+    __slots__ = ("_owner",)
+
+    def __init__(self) -> None:
+        self._owner: object | None = None
+
+    def claim(self, owner: object) -> None:
+        """Bind the queue to its scheduler; a second scheduler may not share it.
+
+        Raises:
+            InvalidArgument: the queue already serves another scheduler.
+        """
+        if self._owner is not None and self._owner is not owner:
+            raise InvalidArgument(
+                "queue: this queue instance already serves another scheduler; "
+                "pass a new HeapQueue() or IndexedHeapQueue() to each scheduler"
+            )
+        self._owner = owner
+
+    @abstractmethod
+    def push(self, key: int, due: float) -> None:
+        """Insert *key* at *due*, or move it there if it is already queued."""
+
+    @abstractmethod
+    def remove(self, key: int) -> None:
+        """Remove *key* if it is queued; do nothing otherwise."""
+
+    @abstractmethod
+    def peek(self) -> tuple[float, int] | None:
+        """Return ``(due, key)`` of the earliest entry without removing it, or ``None``."""
+
+    @abstractmethod
+    def pop(self) -> tuple[float, int]:
+        """Remove and return the earliest ``(due, key)``. Raises ``IndexError`` if empty."""
+
+    @abstractmethod
+    def __contains__(self, key: object) -> bool: ...
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """The number of live (not stale) entries."""
+
+    @property
+    def stale_entries(self) -> int:
+        """Entries kept in memory that no longer count (always 0 for eager queues)."""
+        return 0
+
+
+class HeapQueue(JobQueue):
+    """A binary heap with lazy deletion: O(1) cancel, stale entries dropped at the front.
+
+    Best when cancellations and updates are rare compared to runs.
+    """
+
+    __slots__ = ("_counter", "_heap", "_live")
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Entries are (due, seq, key); an entry is live iff _live[key] == its seq.
+        self._heap: list[tuple[float, int, int]] = []
+        self._live: dict[int, int] = {}
+        self._counter = itertools.count()
+
+    def __repr__(self) -> str:
+        return f"HeapQueue(len={len(self._live)}, stale={self.stale_entries})"
+
+    def push(self, key: int, due: float) -> None:
+        """Insert or move *key*; a moved key leaves a stale entry behind."""
+        seq = next(self._counter)
+        self._live[key] = seq
+        heapq.heappush(self._heap, (due, seq, key))
+
+    def remove(self, key: int) -> None:
+        """Forget *key* in O(1); its heap entry becomes stale."""
+        self._live.pop(key, None)
+
+    def _discard_stale(self) -> None:
+        heap, live = self._heap, self._live
+        while heap:
+            _, seq, key = heap[0]
+            if live.get(key) == seq:
+                return
+            heapq.heappop(heap)
+
+    def peek(self) -> tuple[float, int] | None:
+        """Return the earliest live entry, discarding stale ones on the way."""
+        self._discard_stale()
+        if not self._heap:
+            return None
+        due, _, key = self._heap[0]
+        return due, key
+
+    def pop(self) -> tuple[float, int]:
+        """Remove and return the earliest live entry."""
+        self._discard_stale()
+        due, _, key = heapq.heappop(self._heap)
+        del self._live[key]
+        return due, key
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._live
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    @property
+    def stale_entries(self) -> int:
+        """Heap entries of removed or moved keys, not yet discarded."""
+        return len(self._heap) - len(self._live)
+
+
+class IndexedHeapQueue(JobQueue):
+    """A binary heap with a position map: eager O(log n) remove and move, no stale entries.
+
+    The default: memory stays proportional to the live jobs however many are cancelled or
+    updated.
+    """
+
+    __slots__ = ("_counter", "_heap", "_pos")
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Entries are (due, seq, key) tuples; _pos maps key -> index in _heap.
+        self._heap: list[tuple[float, int, int]] = []
+        self._pos: dict[int, int] = {}
+        self._counter = itertools.count()
+
+    def __repr__(self) -> str:
+        return f"IndexedHeapQueue(len={len(self._heap)})"
+
+    def _sift_up(self, index: int) -> None:
+        heap, pos = self._heap, self._pos
+        entry = heap[index]
+        while index > 0:
+            parent = (index - 1) >> 1
+            above = heap[parent]
+            if entry < above:
+                heap[index] = above
+                pos[above[2]] = index
+                index = parent
+            else:
+                break
+        heap[index] = entry
+        pos[entry[2]] = index
+
+    def _sift_down(self, index: int) -> None:
+        heap, pos = self._heap, self._pos
+        size = len(heap)
+        entry = heap[index]
+        while True:
+            child = 2 * index + 1
+            if child >= size:
+                break
+            right = child + 1
+            if right < size and heap[right] < heap[child]:
+                child = right
+            below = heap[child]
+            if below < entry:
+                heap[index] = below
+                pos[below[2]] = index
+                index = child
+            else:
+                break
+        heap[index] = entry
+        pos[entry[2]] = index
+
+    def push(self, key: int, due: float) -> None:
+        """Insert *key*, or move it in place if it is already queued."""
+        entry = (due, next(self._counter), key)
+        index = self._pos.get(key)
+        if index is None:
+            self._heap.append(entry)
+            self._sift_up(len(self._heap) - 1)
+            return
+        old = self._heap[index]
+        self._heap[index] = entry
+        if entry < old:
+            self._sift_up(index)
+        else:
+            self._sift_down(index)
+
+    def remove(self, key: int) -> None:
+        """Remove *key* now, in O(log n)."""
+        index = self._pos.pop(key, None)
+        if index is None:
+            return
+        heap = self._heap
+        last = heap.pop()
+        if index == len(heap):
+            return
+        heap[index] = last
+        self._pos[last[2]] = index
+        self._sift_up(index)
+        self._sift_down(self._pos[last[2]])
+
+    def peek(self) -> tuple[float, int] | None:
+        """Return the earliest entry."""
+        if not self._heap:
+            return None
+        due, _, key = self._heap[0]
+        return due, key
+
+    def pop(self) -> tuple[float, int]:
+        """Remove and return the earliest entry."""
+        due, _, key = self._heap[0]
+        self.remove(key)
+        return due, key
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._pos
+
+    def __len__(self) -> int:
+        return len(self._heap)

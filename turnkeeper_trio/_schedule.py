@@ -1,0 +1,72 @@
+"""The schedule protocol: a frozen value that answers "when is the next fire after *t*?"."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+
+from ._validation import check_aware, check_int
+
+__all__ = ["Schedule"]
+
+
+class Schedule(ABC):
+    """Base class of every schedule, built in or your own.
+
+    A schedule is a pure value: it holds no clock and no state, so the same question always
+    gets the same answer, and it can be tested without a scheduler.  Subclasses implement
+    :meth:`next_after`; the two hooks below have defaults that suit most schedules.
+
+    Example::
+
+        class EveryFullMoon(tk.abc.Schedule):
+            def next_after(self, after: datetime) -> datetime | None:
+                return moon_table.first_after(after)
+    """
+
+    __slots__ = ()
+
+    @abstractmethod
+    def next_after(self, after: datetime) -> datetime | None:
+        """Return the first fire instant strictly after *after*, or ``None`` if there is none.
+
+        Args:
+            after: an aware datetime. Instants are compared as instants, never as wall times.
+
+        Returns:
+            An aware datetime, or ``None`` when the schedule will never fire again.
+        """
+
+    def anchored(self, now: datetime) -> Schedule:
+        """Return the schedule to use for a job given to the scheduler at *now*.
+
+        Schedules that are relative to the moment they are submitted (an :class:`Interval`
+        without ``start``) return a copy bound to *now*; every other schedule returns itself.
+        """
+        return self
+
+    def first_after(self, now: datetime) -> datetime | None:
+        """Return the first fire instant for a job given to the scheduler at *now*.
+
+        Defaults to :meth:`next_after`. :class:`Once` overrides it so that a one-time job whose
+        instant is already past runs as soon as possible instead of never.
+        """
+        return self.next_after(now)
+
+    def preview(self, after: datetime, count: int = 5) -> list[datetime]:
+        """List the next *count* fire instants after *after*, to answer "when will this run?".
+
+        Example::
+
+            >>> Cron("0 9 * * MON-FRI", tz=ZoneInfo("Europe/Paris")).preview(now, 3)
+            [datetime(2026, 3, 27, 9, 0, tzinfo=...), ...]
+        """
+        check_aware("after", after)
+        check_int("count", count, minimum=0)
+        fires: list[datetime] = []
+        current = self.anchored(after)
+        nxt = current.first_after(after)
+        while nxt is not None and len(fires) < count:
+            fires.append(nxt)
+            nxt = current.next_after(nxt)
+        return fires

@@ -1,0 +1,598 @@
+"""The public face: ``open_scheduler`` and the ``Scheduler`` handle."""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import trio
+
+from ._coordinator import Coordinator, Finished
+from ._exceptions import SchedulerClosed, StagingFull
+from ._groups import collapse_single_group
+from ._job import JobSpec, Run
+from ._lifetime import Forever, Lifetime
+from ._metrics import Metrics, MetricsSnapshot
+from ._misfire import Coalesce, MisfirePolicy
+from ._models import JobDetails, JobId, JobSummary
+from ._queue import IndexedHeapQueue, JobQueue
+from ._retry import RetryPolicy
+from ._schedule import Schedule
+from ._validation import check_async_fn, check_int, check_optional_seconds, check_seconds
+from ._wallclock import SystemWallClock, WallClock
+from ._worker import Worker, running_in
+
+__all__ = ["Scheduler", "open_scheduler"]
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+_UNSET: Final = _Unset.UNSET
+
+
+def _check_instance(name: str, value: object, kind: type, example: str) -> None:
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {kind.__name__} such as {example}, got {value!r}")
+
+
+def _check_name(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"name must be a str, got {type(value).__name__}")
+    return value
+
+
+def _default_name(fn: Callable[..., Any]) -> str:
+    target = fn
+    while hasattr(target, "func"):  # functools.partial
+        target = target.func
+    return str(getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(fn)))
+
+
+class Scheduler:
+    """A handle on a running scheduler: submit jobs, control them, and observe.
+
+    Most code gets one from :func:`open_scheduler`.  To run a scheduler in a nursery you
+    already own, build it directly and start it::
+
+        scheduler = tk.Scheduler(max_workers=4)
+        await nursery.start(scheduler.run)
+        ...
+        await scheduler.shutdown_graceful()
+
+    Mutating calls are ``async`` and return once the change is applied; queries
+    (:meth:`get_job_details`, :meth:`list_all_jobs`, :meth:`get_metrics_snapshot`) never block,
+    so they are plain methods, like ``statistics()`` in Trio.  The arguments are described in
+    :func:`open_scheduler`.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_workers: int,
+        queue: JobQueue | None = None,
+        staging_buffer_size: int = 128,
+        dispatch_buffer_size: int = 0,
+        wall_clock: WallClock | None = None,
+        history_size: int = 20,
+        finished_job_retention: int = 1000,
+        misfire: MisfirePolicy | None = None,
+        max_sleep: float = 60.0,
+        clock_jump_threshold: float = 1.0,
+    ) -> None:
+        self._max_workers = check_int("max_workers", max_workers, minimum=1)
+        check_int("staging_buffer_size", staging_buffer_size, minimum=1)
+        check_int("dispatch_buffer_size", dispatch_buffer_size, minimum=0)
+        check_int("history_size", history_size, minimum=0)
+        check_int("finished_job_retention", finished_job_retention, minimum=0)
+        if queue is None:
+            queue = IndexedHeapQueue()
+        _check_instance("queue", queue, JobQueue, "IndexedHeapQueue()")
+        queue.claim(self)
+        if wall_clock is None:
+            wall_clock = SystemWallClock()
+        if not isinstance(wall_clock, WallClock):
+            raise TypeError(f"wall_clock must have a now() method, got {wall_clock!r}")
+        if misfire is None:
+            misfire = Coalesce()
+        _check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
+        self._wall_clock = wall_clock
+        self._default_misfire = misfire
+        self._staging_send, staging_receive = trio.open_memory_channel[JobSpec](staging_buffer_size)
+        self._dispatch_send, self._dispatch_receive = trio.open_memory_channel[Run](
+            dispatch_buffer_size
+        )
+        # Unbounded so that a worker can always report, even while being cancelled; at most
+        # one report per dispatched run is ever outstanding.
+        self._outcome_send, self._outcome_receive = trio.open_memory_channel[Finished](math.inf)
+        self._coordinator = Coordinator(
+            queue=queue,
+            wall_clock=wall_clock,
+            metrics=Metrics(workers_max=self._max_workers),
+            staging=staging_receive,
+            staged={},
+            history_size=history_size,
+            retention=finished_job_retention,
+            max_sleep=check_seconds("max_sleep", max_sleep),
+            jump_threshold=check_seconds("clock_jump_threshold", clock_jump_threshold),
+            log=logging.getLogger("turnkeeper_trio"),
+        )
+        self._job_ids = itertools.count(1)
+        self._started = False
+        self._force = False
+        self._grace_deadline = math.inf
+        self._workers_scope: trio.CancelScope | None = None
+        self._shutdown_requested = trio.Event()
+        self._done = trio.Event()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._done.is_set() else "closing" if self.closing else "open"
+        return (
+            f"<Scheduler {state} workers={self._max_workers} "
+            f"jobs={len(self._coordinator.jobs)} queue={self._coordinator.queue!r}>"
+        )
+
+    @property
+    def closing(self) -> bool:
+        """Whether shutdown has begun (mutating calls then raise ``SchedulerClosed``)."""
+        return self._coordinator.closing
+
+    # ------------------------------------------------------------------ lifetime
+
+    async def run(
+        self, *, task_status: trio.TaskStatus[Scheduler] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Run the coordinator and the workers until shutdown; for ``nursery.start``.
+
+        Returns once a shutdown (graceful or forced) has finished.  Cancelling the task that
+        runs it is a forced shutdown.
+
+        Raises:
+            RuntimeError: the scheduler was already started.
+        """
+        if self._started:
+            raise RuntimeError("this Scheduler has already been started; make a new one")
+        self._started = True
+        coordinator = self._coordinator
+        try:
+            with collapse_single_group():
+                async with trio.open_nursery() as system:
+                    system.start_soon(self._intake_staging, name="turnkeeper-intake")
+                    system.start_soon(
+                        coordinator.intake_outcomes,
+                        self._outcome_receive,
+                        name="turnkeeper-outcomes",
+                    )
+                    workers_done = trio.Event()
+                    await system.start(self._run_workers, workers_done)
+                    dispatcher = trio.CancelScope()
+                    system.start_soon(self._dispatch, dispatcher, name="turnkeeper-dispatcher")
+                    task_status.started(self)
+                    await self._shutdown_requested.wait()
+                    # Stop dispatching; workers finish what they run, then leave.
+                    dispatcher.cancel()
+                    self._dispatch_send.close()
+                    await workers_done.wait()
+                    system.cancel_scope.cancel()
+        finally:
+            coordinator.closing = True
+            coordinator.drain_outcomes(self._outcome_receive)
+            self._outcome_receive.close()
+            # Jobs still in the staging buffer were accepted: record them, do not drop them.
+            coordinator.ingest_staged_now()
+            coordinator.staging.close()
+            self._done.set()
+            coordinator.log.info("scheduler stopped")
+
+    async def _intake_staging(self) -> None:
+        async for spec in self._coordinator.staging:
+            self._coordinator.ingest(spec)
+
+    async def _dispatch(self, scope: trio.CancelScope) -> None:
+        with scope:
+            await self._coordinator.dispatch_loop(self._dispatch_send)
+
+    async def _run_workers(
+        self, done: trio.Event, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        worker = Worker(self._coordinator, self._wall_clock, self)
+        try:
+            with collapse_single_group():
+                async with trio.open_nursery() as nursery:
+                    self._workers_scope = nursery.cancel_scope
+                    self._apply_shutdown_deadline()
+                    with self._dispatch_receive, self._outcome_send:
+                        for index in range(self._max_workers):
+                            nursery.start_soon(
+                                worker.serve,
+                                self._dispatch_receive.clone(),
+                                self._outcome_send.clone(),
+                                name=f"turnkeeper-worker-{index}",
+                            )
+                    task_status.started()
+        finally:
+            done.set()
+
+    def _apply_shutdown_deadline(self) -> None:
+        scope = self._workers_scope
+        if scope is None:
+            return
+        if self._force:
+            scope.cancel()
+        else:
+            scope.deadline = min(scope.deadline, self._grace_deadline)
+
+    def _request_shutdown(self, *, force: bool, timeout: float | None = None) -> None:
+        coordinator = self._coordinator
+        if not coordinator.closing:
+            coordinator.log.info("scheduler shutting down (%s)", "forced" if force else "graceful")
+        coordinator.closing = True
+        if force:
+            self._force = True
+        elif timeout is not None:
+            self._grace_deadline = min(self._grace_deadline, trio.current_time() + timeout)
+        self._apply_shutdown_deadline()
+        self._shutdown_requested.set()
+        if not self._started:
+            self._started = True  # a scheduler that never ran has nothing to drain
+            coordinator.ingest_staged_now()
+            self._done.set()
+
+    async def _wait_stopped(self) -> None:
+        if running_in.get(None) is self:
+            # Called from one of our own jobs: it cannot wait for itself to finish.
+            await trio.lowlevel.checkpoint()
+            return
+        await self._done.wait()
+
+    async def shutdown_graceful(self, timeout: float | None = None) -> None:
+        """Stop accepting and dispatching, let running jobs finish, then return.
+
+        Args:
+            timeout: seconds (or ``timedelta``) to wait for running jobs; what is still
+                running then is cancelled (and recorded as cancelled). ``None``: wait.
+
+        Idempotent; a later call may shorten the timeout.  Called from inside one of this
+        scheduler's jobs, it starts the shutdown and returns at once.
+        """
+        seconds = check_optional_seconds("timeout", timeout, allow_zero=True)
+        self._request_shutdown(force=False, timeout=seconds)
+        await self._wait_stopped()
+
+    async def shutdown_force(self, timeout: float | None = None) -> None:
+        """Cancel running jobs now and wait for them to unwind.
+
+        Args:
+            timeout: the most seconds to wait for jobs to unwind; ``None``: wait.
+
+        Idempotent; it also cuts short a graceful shutdown in progress.
+        """
+        seconds = check_optional_seconds("timeout", timeout, allow_zero=True)
+        self._request_shutdown(force=True)
+        with trio.move_on_after(math.inf if seconds is None else seconds):
+            await self._wait_stopped()
+
+    # ------------------------------------------------------------------ submitting
+
+    def _spec(
+        self,
+        schedule: Schedule,
+        async_fn: Callable[..., Awaitable[object]],
+        args: tuple[Any, ...],
+        name: str | None,
+        retry: RetryPolicy | None,
+        timeout: float | None,
+        lifetime: Lifetime | None,
+        misfire: MisfirePolicy | None,
+    ) -> JobSpec:
+        _check_instance("schedule", schedule, Schedule, "Cron('0 9 * * MON-FRI')")
+        check_async_fn("async_fn", async_fn)
+        if retry is not None:
+            _check_instance("retry", retry, RetryPolicy, "ExponentialBackoff(max_retries=3)")
+        if lifetime is None:
+            lifetime = Forever()
+        _check_instance("lifetime", lifetime, Lifetime, "MaxRuns(10)")
+        if misfire is None:
+            misfire = self._default_misfire
+        _check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
+        if self.closing:
+            raise SchedulerClosed("the scheduler is shutting down; it accepts no new jobs")
+        return JobSpec(
+            id=JobId(next(self._job_ids)),
+            name=_default_name(async_fn) if name is None else _check_name(name),
+            schedule=schedule,
+            fn=async_fn,
+            args=args,
+            retry=retry,
+            timeout=check_optional_seconds("timeout", timeout),
+            lifetime=lifetime,
+            misfire=misfire,
+            submitted_at=self._wall_clock.now(),
+        )
+
+    async def add_job(
+        self,
+        schedule: Schedule,
+        async_fn: Callable[..., Awaitable[object]],
+        *args: Any,
+        name: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        lifetime: Lifetime | None = None,
+        misfire: MisfirePolicy | None = None,
+    ) -> JobId:
+        """Submit a job, waiting for room in the staging buffer; return its id.
+
+        Args:
+            schedule: when it runs: ``WeekdayTimes``, ``Cron``, ``Interval``, ``Once``,
+                ``Never`` or your own ``abc.Schedule``.
+            async_fn: an async function; its return value ``False`` means failure, anything
+                else success, and raising an ``Exception`` means error.
+            *args: positional arguments for *async_fn* (use ``functools.partial`` for
+                keyword arguments).
+            name: for logs and queries; defaults to the function's qualified name.
+            retry: ``ExponentialBackoff``, ``FixedDelay`` or ``None`` (no retries).
+            timeout: seconds (or ``timedelta``) per attempt; ``None`` means no limit.
+            lifetime: ``Forever()`` (default), ``MaxRuns(n)`` or ``Until(when)``.
+            misfire: what to do with late runs; defaults to the scheduler's (``Coalesce()``).
+
+        Example::
+
+            job = await s.add_job(tk.Cron("*/5 * * * *"), refresh, "eu-west",
+                                  retry=tk.FixedDelay(3, 10), timeout=60)
+
+        Raises:
+            TypeError: an argument has the wrong type (a sync function, say).
+            InvalidArgument: an argument is out of range.
+            SchedulerClosed: the scheduler is shutting down.
+        """
+        spec = self._spec(schedule, async_fn, args, name, retry, timeout, lifetime, misfire)
+        staged = self._coordinator.staged
+        staged[spec.id.value] = spec
+        try:
+            await self._staging_send.send(spec)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            staged.pop(spec.id.value, None)
+            raise SchedulerClosed("the scheduler stopped before the job was accepted") from None
+        except BaseException:
+            staged.pop(spec.id.value, None)
+            raise
+        self._coordinator.metrics.jobs_submitted += 1
+        return spec.id
+
+    def try_add_job(
+        self,
+        schedule: Schedule,
+        async_fn: Callable[..., Awaitable[object]],
+        *args: Any,
+        name: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        lifetime: Lifetime | None = None,
+        misfire: MisfirePolicy | None = None,
+    ) -> JobId:
+        """Like :meth:`add_job`, but never waits: raise ``StagingFull`` if the buffer is full.
+
+        Raises:
+            StagingFull: the staging buffer is full (counted in ``staging_rejected``).
+        """
+        spec = self._spec(schedule, async_fn, args, name, retry, timeout, lifetime, misfire)
+        try:
+            self._staging_send.send_nowait(spec)
+        except trio.WouldBlock:
+            self._coordinator.metrics.staging_rejected += 1
+            raise StagingFull(
+                "the staging buffer is full; retry later, use add_job() to wait for room, "
+                "or raise staging_buffer_size"
+            ) from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise SchedulerClosed("the scheduler has stopped") from None
+        self._coordinator.staged[spec.id.value] = spec
+        self._coordinator.metrics.jobs_submitted += 1
+        return spec.id
+
+    # ------------------------------------------------------------------ commands
+
+    async def _command(self) -> Coordinator:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self.closing:
+            raise SchedulerClosed("the scheduler is shutting down; jobs can no longer change")
+        return self._coordinator
+
+    async def cancel_job(self, job_id: JobId, *, interrupt: bool = False) -> None:
+        """Cancel the job lineage: it will not run again.  Idempotent.
+
+        Args:
+            job_id: the id ``add_job`` returned.
+            interrupt: also cancel an attempt in progress (it sees ``trio.Cancelled`` and is
+                recorded as cancelled); otherwise a running attempt finishes first.
+
+        Raises:
+            JobNotFound: no such job.
+        """
+        (await self._command()).cancel(job_id, interrupt=bool(interrupt))
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def interrupt_job(self, job_id: JobId) -> bool:
+        """Cancel the attempt in progress, if any; the lineage goes on to its next run.
+
+        The interrupted attempt is recorded as cancelled and is not retried.
+
+        Returns:
+            Whether an attempt was running.
+
+        Raises:
+            JobNotFound: no such job.
+        """
+        interrupted = (await self._command()).interrupt(job_id)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return interrupted
+
+    async def update_job(
+        self,
+        job_id: JobId,
+        *,
+        schedule: Schedule | _Unset = _UNSET,
+        async_fn: Callable[..., Awaitable[object]] | _Unset = _UNSET,
+        args: tuple[Any, ...] | _Unset = _UNSET,
+        name: str | _Unset = _UNSET,
+        retry: RetryPolicy | _Unset | None = _UNSET,
+        timeout: float | _Unset | None = _UNSET,
+        lifetime: Lifetime | _Unset = _UNSET,
+        misfire: MisfirePolicy | _Unset = _UNSET,
+    ) -> None:
+        """Change a live job; only the arguments given change.
+
+        A new schedule recomputes the next run from now (an ``Interval`` without ``start``
+        is re-anchored); the other changes apply from the next attempt.  An attempt in
+        progress finishes with its old settings.
+
+        Raises:
+            JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
+            TypeError, InvalidArgument: as for :meth:`add_job`.
+        """
+        changes: dict[str, object] = {}
+        if not isinstance(schedule, _Unset):
+            _check_instance("schedule", schedule, Schedule, "Cron('0 9 * * *')")
+            changes["schedule"] = schedule
+        if not isinstance(async_fn, _Unset):
+            changes["fn"] = check_async_fn("async_fn", async_fn)
+        if not isinstance(args, _Unset):
+            if not isinstance(args, tuple):
+                raise TypeError(f"args must be a tuple, got {type(args).__name__}")
+            changes["args"] = args
+        if not isinstance(name, _Unset):
+            changes["name"] = _check_name(name)
+        if not isinstance(retry, _Unset):
+            if retry is not None:
+                _check_instance("retry", retry, RetryPolicy, "FixedDelay(3, 10)")
+            changes["retry"] = retry
+        if not isinstance(timeout, _Unset):
+            changes["timeout"] = check_optional_seconds("timeout", timeout)
+        if not isinstance(lifetime, _Unset):
+            _check_instance("lifetime", lifetime, Lifetime, "MaxRuns(10)")
+            changes["lifetime"] = lifetime
+        if not isinstance(misfire, _Unset):
+            _check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
+            changes["misfire"] = misfire
+        (await self._command()).update(job_id, changes)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def trigger_job(self, job_id: JobId) -> None:
+        """Run the job once as soon as possible, outside its schedule.
+
+        The regular schedule is unchanged.  It never overlaps a running attempt of the same
+        job (it runs right after), and triggers that arrive while one is pending coalesce.
+        A trigger on a paused job runs when the job is resumed.
+
+        Raises:
+            JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
+        """
+        (await self._command()).trigger(job_id)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def pause_job(self, job_id: JobId) -> None:
+        """Stop running the job until :meth:`resume_job`; a running attempt finishes.
+
+        Occurrences that fall while paused are skipped (not misfires); a pending retry is
+        dropped.  Idempotent.
+        """
+        (await self._command()).pause(job_id)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def resume_job(self, job_id: JobId) -> None:
+        """Resume a paused job: its next run is computed from now.  Idempotent."""
+        (await self._command()).resume(job_id)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    # ------------------------------------------------------------------ queries
+
+    def get_job_details(self, job_id: JobId) -> JobDetails:
+        """Return everything known about one job.  Works after shutdown too.
+
+        Raises:
+            JobNotFound: no such job (or it has aged out of the finished-job retention).
+        """
+        return self._coordinator.details(job_id)
+
+    def list_all_jobs(self) -> list[JobSummary]:
+        """Return a summary of every known job (live, and finished ones still retained)."""
+        return self._coordinator.summaries()
+
+    def get_metrics_snapshot(self) -> MetricsSnapshot:
+        """Return the current metrics.  O(1); works after shutdown too."""
+        return self._coordinator.snapshot(self._staging_send.statistics().current_buffer_used)
+
+
+@asynccontextmanager
+async def open_scheduler(
+    *,
+    max_workers: int,
+    queue: JobQueue | None = None,
+    staging_buffer_size: int = 128,
+    dispatch_buffer_size: int = 0,
+    wall_clock: WallClock | None = None,
+    history_size: int = 20,
+    finished_job_retention: int = 1000,
+    misfire: MisfirePolicy | None = None,
+    max_sleep: float = 60.0,
+    clock_jump_threshold: float = 1.0,
+    shutdown_timeout: float | None = None,
+) -> AsyncIterator[Scheduler]:
+    """Run a scheduler for the duration of an ``async with`` block.
+
+    The block is the scheduler's lifetime: leaving it normally is a graceful shutdown
+    (running jobs finish, within *shutdown_timeout* if given); leaving it by an exception
+    or cancellation is a forced shutdown, and your exception comes out as itself.
+
+    Args:
+        max_workers: how many attempts may run at once (> 0).
+        queue: the queue strategy, ``IndexedHeapQueue()`` (default) or ``HeapQueue()``;
+            an instance serves one scheduler.
+        staging_buffer_size: submissions that may wait for the coordinator (>= 1).
+        dispatch_buffer_size: runs that may wait for a free worker (>= 0; 0 hands each run
+            straight to an idle worker).
+        wall_clock: where schedules read "now"; ``SystemWallClock()`` by default,
+            ``testing.MockWallClock`` in tests.
+        history_size: attempts remembered per job in ``JobDetails.last_runs``.
+        finished_job_retention: finished jobs kept queryable before the oldest are dropped.
+        misfire: the default misfire policy for jobs (``Coalesce()``).
+        max_sleep: the longest the coordinator sleeps without re-reading the wall clock.
+        clock_jump_threshold: seconds of disagreement between the wall clock and Trio's clock
+            that count as a clock jump.
+        shutdown_timeout: for the graceful shutdown at the end of the block.
+
+    Example::
+
+        async with tk.open_scheduler(max_workers=4) as s:
+            await s.add_job(tk.Cron("0 9 * * MON-FRI", tz=paris), send_report, "ops@example.com")
+            await trio.sleep_forever()
+    """
+    scheduler = Scheduler(
+        max_workers=max_workers,
+        queue=queue,
+        staging_buffer_size=staging_buffer_size,
+        dispatch_buffer_size=dispatch_buffer_size,
+        wall_clock=wall_clock,
+        history_size=history_size,
+        finished_job_retention=finished_job_retention,
+        misfire=misfire,
+        max_sleep=max_sleep,
+        clock_jump_threshold=clock_jump_threshold,
+    )
+    grace = check_optional_seconds("shutdown_timeout", shutdown_timeout, allow_zero=True)
+    with collapse_single_group():
+        async with trio.open_nursery() as nursery:
+            await nursery.start(scheduler.run)
+            try:
+                yield scheduler
+            except BaseException:
+                scheduler._request_shutdown(force=True)
+                raise
+            await scheduler.shutdown_graceful(grace)

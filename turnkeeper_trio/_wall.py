@@ -1,0 +1,101 @@
+"""The one rule that turns matching *wall times* in a zone into fire *instants*.
+
+Every wall-clock schedule (``WeekdayTimes`` and ``Cron``) produces the local wall times that
+match it, in increasing order, and hands them to :func:`next_instant_after`, which applies
+the project's DST rule:
+
+* fixed-time schedules: a wall time in a spring-forward gap fires once, at the first instant
+  after the gap (the transition itself); an ambiguous wall time in a fall-back fold fires once,
+  at its first occurrence;
+* wildcard schedules: every real instant whose local wall time matches fires; so nothing fires
+  in a gap and both passes of a repeated hour fire.
+
+Several wall times resolving to the same instant fire once, because callers ask for the first
+instant *strictly* after the previous one.  All comparisons here are between naive UTC values,
+never between wall times: Python ignores ``fold`` when comparing datetimes sharing a tzinfo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, tzinfo
+
+__all__ = ["WallSource", "next_instant_after", "resolve_wall"]
+
+#: Produces the matching wall times >= a naive local start, in increasing order.
+WallSource = Callable[[datetime], Iterator[datetime]]
+
+_ONE_DAY = timedelta(days=1)
+_ONE_SECOND = timedelta(seconds=1)
+_ZERO = timedelta(0)
+
+
+def _offset_at(tz: tzinfo, instant: datetime) -> timedelta:
+    """Return the UTC offset of *tz* at the naive-UTC *instant*."""
+    offset = instant.replace(tzinfo=UTC).astimezone(tz).utcoffset()
+    assert offset is not None  # checked when the schedule was built
+    return offset
+
+
+def _transition(tz: tzinfo, before: datetime, after: datetime) -> datetime:
+    """Find the transition instant in ``(before, after]`` (naive UTC), to the second.
+
+    ``before`` has the pre-transition offset and ``after`` the post-transition one; zone
+    transitions happen on whole seconds, so a bisection on seconds finds the exact instant.
+    """
+    target = _offset_at(tz, after)
+    lo, hi = before, after
+    while hi - lo > _ONE_SECOND:
+        mid = lo + (hi - lo) // 2
+        mid = mid.replace(microsecond=0)
+        if mid <= lo:
+            mid = lo + _ONE_SECOND
+        if _offset_at(tz, mid) == target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def resolve_wall(wall: datetime, tz: tzinfo, *, fixed: bool) -> list[datetime]:
+    """Return the instants (naive UTC, increasing) at which the naive local *wall* fires."""
+    offset_first = wall.replace(tzinfo=tz, fold=0).utcoffset()
+    offset_second = wall.replace(tzinfo=tz, fold=1).utcoffset()
+    assert offset_first is not None
+    assert offset_second is not None
+    first = wall - offset_first
+    if offset_first == offset_second:
+        return [first]
+    second = wall - offset_second
+    if first < second:  # a fold: the wall time happens twice
+        return [first] if fixed else [first, second]
+    # A gap: per PEP 495, fold=0 used the offset before the transition, fold=1 the one after.
+    return [_transition(tz, second, first)] if fixed else []
+
+
+def next_instant_after(
+    walls_from: WallSource, tz: tzinfo, after: datetime, *, fixed: bool
+) -> datetime | None:
+    """Return the first fire instant strictly after the aware *after*, in *tz*, or ``None``."""
+    after_utc = after.astimezone(UTC).replace(tzinfo=None)
+    offset_now = _offset_at(tz, after_utc)
+    offset_later = _offset_at(tz, after_utc + _ONE_DAY)
+    # After a fall-back within the next day, instants later than `after` have wall times up to
+    # the fold's size *earlier* than `after`'s wall time: start looking that far back.
+    lookback = max(offset_now - offset_later, _ZERO)
+    max_offset = max(offset_now, offset_later)
+    start = after_utc + offset_now - lookback
+    best: datetime | None = None
+    for wall in walls_from(start):
+        # No instant of this wall time (or any later one) can come before `best`.
+        if best is not None and wall - max_offset > best:
+            break
+        for instant in resolve_wall(wall, tz, fixed=fixed):
+            if instant > after_utc and (best is None or instant < best):
+                best = instant
+                # A wall time resolved across a gap lies further from its instant than any
+                # offset; widen the bound so the loop never stops too early.
+                max_offset = max(max_offset, wall - instant)
+    if best is None:
+        return None
+    return best.replace(tzinfo=UTC).astimezone(tz)

@@ -1,0 +1,32 @@
+"""Wall clocks: where schedules read "now"."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+__all__ = ["SystemWallClock", "WallClock"]
+
+
+@runtime_checkable
+class WallClock(Protocol):
+    """Anything with ``now() -> aware datetime``.
+
+    Schedules are evaluated against this clock; everything relative (retry delays, timeouts,
+    sleeping) uses Trio's clock.  Inject one with ``open_scheduler(wall_clock=...)``.
+    """
+
+    def now(self) -> datetime:
+        """Return the current instant as an aware datetime."""
+        ...
+
+
+@attrs.frozen
+class SystemWallClock:
+    """The operating system's clock, in UTC. The default."""
+
+    def now(self) -> datetime:
+        """Return ``datetime.now(UTC)``."""
+        return datetime.now(UTC)

@@ -1,0 +1,108 @@
+"""Workers: run one attempt at a time inside its own cancel scope, and report the outcome."""
+
+from __future__ import annotations
+
+import math
+from contextvars import ContextVar
+
+import attrs
+import trio
+
+from ._coordinator import Coordinator, Finished, error_info
+from ._job import Run
+from ._models import ErrorInfo, JobContext, Outcome, _current_job
+from ._wallclock import WallClock
+
+__all__ = ["Worker", "running_in"]
+
+#: The scheduler whose worker is running the current task (so shutdown from a job can tell).
+running_in: ContextVar[object] = ContextVar("turnkeeper_trio.running_in")
+
+
+def _is_cancellation(exc: BaseException) -> bool:
+    """Whether *exc* is a ``trio.Cancelled``, or a group made only of them."""
+    if isinstance(exc, trio.Cancelled):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        _, rest = exc.split(trio.Cancelled)
+        return rest is None
+    return False
+
+
+@attrs.define(eq=False)
+class Worker:
+    """Runs attempts handed over by the dispatcher (internal)."""
+
+    coordinator: Coordinator
+    wall_clock: WallClock
+    owner: object
+
+    async def serve(
+        self, receive: trio.MemoryReceiveChannel[Run], report: trio.MemorySendChannel[Finished]
+    ) -> None:
+        """Run attempts until the dispatch channel closes."""
+        running_in.set(self.owner)
+        # Sync `with`: closing memory channels needs no checkpoint, so a KeyboardInterrupt
+        # leaving a job is never replaced by a Cancelled raised while cleaning up.
+        with receive, report:
+            async for run in receive:
+                await self._execute(run, report)
+
+    async def _execute(self, run: Run, report: trio.MemorySendChannel[Finished]) -> None:
+        if run.abandoned or self.coordinator.closing:
+            report.send_nowait(Finished(run, None))
+            return
+        started_at = self.wall_clock.now()
+        if started_at.timestamp() > run.start_by:
+            report.send_nowait(Finished(run, None, late=True))
+            return
+        self.coordinator.run_started(run, started_at)
+        token = _current_job.set(
+            JobContext(
+                job_id=run.job.id,
+                name=run.job.name,
+                attempt=run.attempt,
+                scheduled_for=run.scheduled_for,
+                run_id=run.run_id,
+                triggered=run.triggered,
+            )
+        )
+        t0 = trio.current_time()
+        if run.timeout is not None:
+            run.scope.deadline = t0 + run.timeout
+        outcome = Outcome.CANCELLED
+        error: ErrorInfo | None = None
+        result: object = None
+        try:
+            with run.scope:
+                result = await run.fn(*run.args)
+            outcome = self._classify(run, result)
+        except Exception as exc:
+            outcome, error = Outcome.ERRORED, error_info(exc)
+        except BaseException as exc:
+            # Cancellation from outside (shutdown) is recorded as cancelled; anything else
+            # (KeyboardInterrupt, SystemExit) is recorded as an error. Both propagate.
+            if not _is_cancellation(exc):
+                outcome, error = Outcome.ERRORED, error_info(exc)
+            raise
+        finally:
+            _current_job.reset(token)
+            report.send_nowait(
+                Finished(
+                    run,
+                    outcome,
+                    started_at=started_at,
+                    finished_at=self.wall_clock.now(),
+                    duration=trio.current_time() - t0,
+                    error=error,
+                )
+            )
+
+    @staticmethod
+    def _classify(run: Run, result: object) -> Outcome:
+        if run.scope.cancel_called:
+            # Timed out or interrupted, even if the job caught Cancelled and returned.
+            return Outcome.CANCELLED if run.interrupted else Outcome.TIMED_OUT
+        if trio.current_effective_deadline() == -math.inf:
+            return Outcome.CANCELLED  # shutdown cancelled the job, which swallowed it
+        return Outcome.FAILED if result is False else Outcome.SUCCEEDED
