@@ -251,6 +251,17 @@ class Scheduler:
             return
         await self._done.wait()
 
+    async def wait_stopped(self) -> None:
+        """Wait until the scheduler has shut down, whoever asked for it.
+
+        Use it as the body of a service that a job, a signal handler or another task may stop::
+
+            async with tk.open_scheduler(max_workers=4) as s:
+                await s.add_job(...)
+                await s.wait_stopped()
+        """
+        await self._done.wait()
+
     async def shutdown_graceful(self, timeout: float | None = None) -> None:
         """Stop accepting and dispatching, let running jobs finish, then return.
 
