@@ -19,6 +19,14 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def thorough(session: nox.Session) -> None:
+    """The property and model tests with 10,000 random examples each (not run in CI)."""
+    session.install("-e", ".[test]")
+    session.env["TURNKEEPER_HYPOTHESIS_PROFILE"] = "thorough"
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Ruff lint (with the flake8-async rules) and the formatting check."""
     session.install("ruff>=0.6")

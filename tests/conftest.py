@@ -1,15 +1,33 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 import trio
+from hypothesis import HealthCheck, settings
 
 import turnkeeper_trio as tk
 from turnkeeper_trio.testing import MockWallClock
 
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # a Monday
+
+# CI runs a fixed, reproducible set of examples; `nox -s thorough` explores far more.
+settings.register_profile(
+    "ci",
+    max_examples=500,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=10_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("TURNKEEPER_HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

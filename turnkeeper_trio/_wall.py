@@ -93,9 +93,6 @@ def next_instant_after(
         for instant in resolve_wall(wall, tz, fixed=fixed):
             if instant > after_utc and (best is None or instant < best):
                 best = instant
-                # A wall time resolved across a gap lies further from its instant than any
-                # offset; widen the bound so the loop never stops too early.
-                max_offset = max(max_offset, wall - instant)
     if best is None:
         return None
     return best.replace(tzinfo=UTC).astimezone(tz)

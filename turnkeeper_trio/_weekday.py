@@ -61,7 +61,12 @@ def _time(value: object, index: int) -> time:
     return value
 
 
-def _normalize(times: object) -> tuple[tuple[int, time], ...]:
+#: What ``WeekdayTimes`` accepts: ``(weekday, time)`` pairs, by number or by name.
+WeekdayTimeSpec = Iterable[tuple[int | str, time | str]]
+
+
+def _normalize(spec: WeekdayTimeSpec) -> tuple[tuple[int, time], ...]:
+    times: object = spec  # checked at run time: callers may not use a type checker
     if isinstance(times, str | bytes) or not isinstance(times, Iterable):
         raise InvalidSchedule(
             f"times must be a list of (weekday, time) pairs, got {type_name(times)}"
