@@ -12,7 +12,7 @@ from ._validation import check_aware, check_seconds
 __all__ = ["Interval", "Never", "Once"]
 
 
-def _as_timedelta(value: object) -> timedelta:
+def _as_timedelta(value: float | timedelta) -> timedelta:
     return timedelta(seconds=check_seconds("every", value))
 
 

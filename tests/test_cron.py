@@ -1,0 +1,202 @@
+"""Cron syntax, validation, Vixie day-field semantics and the DST rule on concrete dates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import turnkeeper_trio as tk
+
+NY = ZoneInfo("America/New_York")
+LONDON = ZoneInfo("Europe/London")
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
+KOLKATA = ZoneInfo("Asia/Kolkata")
+SANTIAGO = ZoneInfo("America/Santiago")  # changes clocks at midnight
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
+
+
+def fires(expr: str, after: datetime, count: int, tz: ZoneInfo | None = None) -> list[str]:
+    schedule = tk.Cron(expr, tz=tz or ZoneInfo("UTC"))
+    return [f.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") for f in schedule.preview(after, count)]
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        ("0 9 * * MON-FRI", ["2026-01-05 09:00:00", "2026-01-06 09:00:00"]),  # 2026-01-03 is a Sat
+        ("*/20 * * * *", ["2026-01-03 00:20:00", "2026-01-03 00:40:00"]),
+        ("5/20 0 * * *", ["2026-01-03 00:05:00", "2026-01-03 00:25:00"]),  # a/s = a-max/s
+        ("10-30/10 0 * * *", ["2026-01-03 00:10:00", "2026-01-03 00:20:00"]),
+        ("7-7/5 0 * * *", ["2026-01-03 00:07:00", "2026-01-04 00:07:00"]),  # a-a/s = {a}
+        ("0 0 * * 7", ["2026-01-04 00:00:00", "2026-01-11 00:00:00"]),  # 7 = Sunday
+        ("0 0 * * sun", ["2026-01-04 00:00:00", "2026-01-11 00:00:00"]),
+        ("0 0 1 jan,Jul *", ["2026-07-01 00:00:00", "2027-01-01 00:00:00"]),
+        ("0 0 L * *", ["2026-01-31 00:00:00", "2026-02-28 00:00:00"]),
+        ("0 0 L 2 *", ["2026-02-28 00:00:00", "2027-02-28 00:00:00"]),
+        ("0 0 29 2 *", ["2028-02-29 00:00:00", "2032-02-29 00:00:00"]),
+        ("0 0 * * MON#2", ["2026-01-12 00:00:00", "2026-02-09 00:00:00"]),
+        ("0 0 * * fri#5", ["2026-01-30 00:00:00", "2026-05-29 00:00:00"]),
+        ("30 15 10 * * *", ["2026-01-03 10:15:30", "2026-01-04 10:15:30"]),  # seconds first
+        ("@yearly", ["2027-01-01 00:00:00", "2028-01-01 00:00:00"]),
+        ("@annually", ["2027-01-01 00:00:00", "2028-01-01 00:00:00"]),
+        ("@monthly", ["2026-02-01 00:00:00", "2026-03-01 00:00:00"]),
+        ("@weekly", ["2026-01-04 00:00:00", "2026-01-11 00:00:00"]),
+        ("@daily", ["2026-01-04 00:00:00", "2026-01-05 00:00:00"]),
+        ("@midnight", ["2026-01-04 00:00:00", "2026-01-05 00:00:00"]),
+        ("@HOURLY", ["2026-01-03 01:00:00", "2026-01-03 02:00:00"]),
+    ],
+)
+def test_syntax(expr: str, expected: list[str]) -> None:
+    assert fires(expr, utc(2026, 1, 3), 2) == expected
+
+
+@pytest.mark.parametrize(
+    ("expr", "expected"),
+    [
+        # Either day field starting with '*': both must match (AND).
+        ("0 0 */2 * MON", ["2026-01-05 00:00:00", "2026-01-19 00:00:00"]),  # odd days, Mondays
+        ("0 0 * * MON", ["2026-01-05 00:00:00", "2026-01-12 00:00:00"]),
+        ("0 0 1 * *", ["2026-02-01 00:00:00", "2026-03-01 00:00:00"]),
+        # Neither starts with '*': either may match (OR).
+        ("0 0 13 * FRI", ["2026-01-09 00:00:00", "2026-01-13 00:00:00"]),
+        ("0 0 1-2 * sat", ["2026-01-10 00:00:00", "2026-01-17 00:00:00"]),
+    ],
+)
+def test_vixie_day_field_rule(expr: str, expected: list[str]) -> None:
+    assert fires(expr, utc(2026, 1, 3, 1), 2) == expected
+
+
+@pytest.mark.parametrize(
+    ("expr", "field"),
+    [
+        ("60 * * * *", "minute value 60 is out of range 0-59"),
+        ("* 24 * * *", "hour value 24"),
+        ("0 0 0 * *", "day-of-month value 0"),
+        ("0 0 32 * *", "day-of-month value 32"),
+        ("0 0 * 13 *", "month value 13"),
+        ("0 0 * * 8", "day-of-week value 8"),
+        ("*/0 * * * *", "minute step"),
+        ("0 0 5-1 * *", "day-of-month range '5-1' is reversed"),
+        ("0 0 * * fri-mon", "day-of-week range 'fri-mon' is reversed"),
+        ("* * * *", "expected 5 fields"),
+        ("* * * * * * *", "got 7"),
+        ("", "got 0"),
+        ("0 0 * * lundi", "day-of-week value 'lundi'"),
+        ("0 0 ? * *", "day-of-month item '?'"),
+        ("0 0 15W * *", "day-of-month value '15W'"),
+        ("H * * * *", "minute value 'H'"),
+        ("1,,2 * * * *", "empty item"),
+        ("0 0 * * MON#6", "'#n' must be 1-5"),
+        ("0 0 * * mon,sun#2", "cannot mix"),
+        ("@reboot", "unknown nickname"),
+        ("0 0 30 2 *", "can never fire"),
+        ("0 0 31 4,6,9,11 *", "can never fire"),
+        ("0 0 * jan ", "expected 5 fields"),
+        ("\uff10 0 * * *", "only ASCII"),  # a full-width zero
+        ("0 0 * * mon-", "day-of-week item 'mon-' is not valid"),
+    ],
+)
+def test_invalid_expressions_are_rejected_when_built(expr: str, field: str) -> None:
+    with pytest.raises(tk.InvalidSchedule, match="cron") as info:
+        tk.Cron(expr)
+    assert field in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_non_string_expression_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="expr"):
+        tk.Cron(5)  # type: ignore[arg-type]
+
+
+def test_tz_must_be_a_tzinfo() -> None:
+    with pytest.raises(TypeError, match=r"tz must be a datetime\.tzinfo"):
+        tk.Cron("* * * * *", tz="Europe/Paris")  # type: ignore[arg-type]
+
+
+def test_naive_after_is_rejected() -> None:
+    with pytest.raises(tk.InvalidArgument, match="after must be time-zone aware"):
+        tk.Cron("* * * * *").next_after(datetime(2026, 1, 1))
+
+
+def test_cron_values_compare_by_expression_and_zone() -> None:
+    assert tk.Cron("0 9 * * *", tz=NY) == tk.Cron("0 9 * * *", tz=NY)
+    assert tk.Cron("0 9 * * *", tz=NY) != tk.Cron("0 9 * * *", tz=LONDON)
+    assert "0 9 * * *" in repr(tk.Cron("0 9 * * *"))
+
+
+# ---------------------------------------------------------------------------- DST, by example
+# Each row: expression, zone, start (UTC), the next fires in local time with their UTC offset.
+DST_EXAMPLES = [
+    # New York spring forward, 2026-03-08 02:00 EST -> 03:00 EDT.
+    ("30 2 * * *", NY, utc(2026, 3, 7, 12), ["03-08 03:00-04", "03-09 02:30-04", "03-10 02:30-04"]),
+    ("0 * * * *", NY, utc(2026, 3, 8, 5), ["03-08 01:00-05", "03-08 03:00-04", "03-08 04:00-04"]),
+    ("*/30 2 * * *", NY, utc(2026, 3, 8, 0), ["03-09 02:00-04", "03-09 02:30-04"]),  # wildcard
+    (
+        "0,30 1-3 * * *",
+        NY,
+        utc(2026, 3, 8, 5),
+        ["03-08 01:00-05", "03-08 01:30-05", "03-08 03:00-04", "03-08 03:30-04"],
+    ),
+    # New York fall back, 2026-11-01 02:00 EDT -> 01:00 EST: fixed once, wildcard twice.
+    ("30 1 * * *", NY, utc(2026, 10, 31, 12), ["11-01 01:30-04", "11-02 01:30-05"]),
+    (
+        "30 * * * *",
+        NY,
+        utc(2026, 11, 1, 4),
+        ["11-01 00:30-04", "11-01 01:30-04", "11-01 01:30-05", "11-01 02:30-05"],
+    ),
+    # Lord Howe: a 30-minute shift at 02:00 (spring forward 2026-10-04, fall back 2026-04-05).
+    ("15 2 * * *", LORD_HOWE, utc(2026, 10, 3, 0), ["10-04 02:30+11", "10-05 02:15+11"]),
+    ("*/15 2 * * *", LORD_HOWE, utc(2026, 10, 3, 15), ["10-04 02:30+11", "10-04 02:45+11"]),
+    ("45 1 * * *", LORD_HOWE, utc(2026, 4, 4, 0), ["04-05 01:45+11", "04-06 01:45+10:30"]),
+    (
+        "*/15 1 * * *",
+        LORD_HOWE,
+        utc(2026, 4, 4, 14, 20),
+        ["04-05 01:30+11", "04-05 01:45+11", "04-05 01:30+10:30", "04-05 01:45+10:30"],
+    ),
+    # London: 01:00 GMT -> 02:00 BST on 2026-03-29.
+    ("30 1 * * *", LONDON, utc(2026, 3, 28, 12), ["03-29 02:00+01", "03-30 01:30+01"]),
+    # Kolkata has no DST: nothing special.
+    ("30 2 * * *", KOLKATA, utc(2026, 3, 7, 12), ["03-08 02:30+05:30", "03-09 02:30+05:30"]),
+    # Santiago changes at midnight (2026-09-06 00:00 -04 -> 01:00 -03): midnight does not exist.
+    ("0 0 * * *", SANTIAGO, utc(2026, 9, 5, 12), ["09-06 01:00-03", "09-07 00:00-03"]),
+    # ... and falls back at midnight (2026-04-05 00:00 -03 -> 04-04 23:00 -04).
+    ("@daily", SANTIAGO, utc(2026, 4, 4, 12), ["04-05 00:00-04", "04-06 00:00-04"]),
+    ("30 23 * * *", SANTIAGO, utc(2026, 4, 4, 12), ["04-04 23:30-03", "04-05 23:30-04"]),
+    (
+        "30 * * * *",
+        SANTIAGO,
+        utc(2026, 4, 5, 1),
+        ["04-04 22:30-03", "04-04 23:30-03", "04-04 23:30-04"],
+    ),
+]
+
+
+def _local(instants: list[datetime], tz: ZoneInfo) -> list[str]:
+    out = []
+    for instant in instants:
+        local = instant.astimezone(tz)
+        offset = local.strftime("%z")
+        offset = offset[:3] + (":" + offset[3:] if offset[3:] != "00" else "")
+        out.append(local.strftime("%m-%d %H:%M") + offset)
+    return out
+
+
+@pytest.mark.parametrize(("expr", "tz", "after", "expected"), DST_EXAMPLES)
+def test_dst_examples(expr: str, tz: ZoneInfo, after: datetime, expected: list[str]) -> None:
+    schedule = tk.Cron(expr, tz=tz)
+    assert _local(schedule.preview(after, len(expected)), tz) == expected
+
+
+def test_next_after_a_second_pass_instant_looks_back_into_the_fold() -> None:
+    # 01:50 EDT, just before the fall-back: the next ':00' is 01:00 EST, not 02:00 EST.
+    schedule = tk.Cron("0 * * * *", tz=NY)
+    got = schedule.next_after(utc(2026, 11, 1, 5, 50))
+    assert got is not None
+    assert got.astimezone(UTC) == utc(2026, 11, 1, 6, 0)
