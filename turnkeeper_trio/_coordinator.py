@@ -105,8 +105,9 @@ class Coordinator:
             scope.deadline = deadline
 
     def _wake_for_wall(self, due: datetime) -> None:
-        wall = self._wall_now().timestamp()
-        self._wake_at(trio.current_time() + (due.timestamp() - wall))
+        """Make the dispatcher wake for the wall-clock instant *due* (or after max_sleep)."""
+        wait = due.timestamp() - self._wall_now().timestamp()
+        self._wake_at(trio.current_time() + min(wait, self.max_sleep))
 
     def observe_clock(self) -> datetime:
         """Read the wall clock, counting a jump when it disagrees with Trio's clock."""

@@ -20,8 +20,9 @@ class MockWallClock:
 
     With ``trio.testing.MockClock(autojump_threshold=0)`` (pytest-trio's ``autojump_clock``)
     the scheduler then lives through days of schedule in milliseconds.  ``t0`` is Trio's time
-    at the first reading, so the clock can be built before ``trio.run``.  :meth:`jump` moves
-    the wall clock without moving Trio's clock, like an NTP step or a suspend/resume.
+    when the clock is built, or at its first reading if it is built before ``trio.run``.
+    :meth:`jump` moves the wall clock without moving Trio's clock, like an NTP step or a
+    suspend/resume.
 
     Example::
 
@@ -39,6 +40,12 @@ class MockWallClock:
     @start.validator
     def _check_start(self, _attribute: object, value: object) -> None:
         check_aware("start", value)
+
+    def __attrs_post_init__(self) -> None:
+        try:
+            self._t0 = trio.current_time()
+        except RuntimeError:  # built outside trio.run: start counting at the first reading
+            self._t0 = None
 
     def now(self) -> datetime:
         """Return the simulated current instant, expressed in *start*'s time zone."""
