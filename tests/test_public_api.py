@@ -1,0 +1,61 @@
+"""The public surface: every name exported once, documented, and the error tree."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+import trio
+
+import turnkeeper_trio as tk
+import turnkeeper_trio.abc
+import turnkeeper_trio.testing
+
+MODULES = [tk, turnkeeper_trio.abc, turnkeeper_trio.testing]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_every_public_name_is_exported_and_documented(module: object) -> None:
+    names = module.__all__  # type: ignore[attr-defined]
+    assert len(names) == len(set(names)), "a name is exported twice"
+    assert names == sorted(names, key=str)
+    for name in names:
+        obj = getattr(module, name)
+        assert inspect.getdoc(obj), f"{module.__name__}.{name} has no docstring"  # type: ignore[attr-defined]
+        if inspect.isclass(obj):
+            for attr, member in vars(obj).items():
+                if not attr.startswith("_") and callable(member):
+                    assert inspect.getdoc(member), f"{name}.{attr} has no docstring"
+
+
+def test_implementation_modules_are_private() -> None:
+    public_modules = {"abc", "testing"}
+    for name in dir(tk):
+        value = getattr(tk, name)
+        if inspect.ismodule(value) and value.__name__.startswith("turnkeeper_trio."):
+            assert name.startswith("_") or name in public_modules
+
+
+@pytest.mark.parametrize(
+    ("error", "bases"),
+    [
+        (tk.StagingFull, (tk.TurnKeeperError, trio.WouldBlock)),
+        (tk.SchedulerClosed, (tk.TurnKeeperError, trio.ClosedResourceError)),
+        (tk.JobNotFound, (tk.TurnKeeperError, LookupError)),
+        (tk.JobFinished, (tk.JobNotFound,)),
+        (tk.InvalidSchedule, (tk.TurnKeeperError, ValueError)),
+        (tk.InvalidArgument, (tk.TurnKeeperError, ValueError)),
+    ],
+)
+def test_error_tree(error: type[Exception], bases: tuple[type[Exception], ...]) -> None:
+    for base in bases:
+        assert issubclass(error, base)
+    assert issubclass(error, Exception)
+
+
+def test_values_are_frozen() -> None:
+    schedule = tk.Cron("0 9 * * *")
+    with pytest.raises(AttributeError):
+        schedule.expr = "0 10 * * *"  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        tk.JobId(1).value = 2  # type: ignore[misc]
