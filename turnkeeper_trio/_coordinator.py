@@ -63,6 +63,10 @@ def error_info(exc: BaseException) -> ErrorInfo:
     )
 
 
+#: Seconds between two "runs are late" warnings (Trio clock); the count covers the interval.
+_LATE_LOG_INTERVAL = 60.0
+
+
 def _from_ts(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
 
@@ -80,6 +84,7 @@ class Coordinator:
     retention: int
     max_sleep: float
     jump_threshold: float
+    late_threshold: float
     log: logging.Logger
     jobs: dict[int, Job] = attrs.field(factory=dict)
     closing: bool = False
@@ -92,6 +97,8 @@ class Coordinator:
     _paused: int = 0
     _last_wall: float | None = None
     _last_trio: float = 0.0
+    _late_since_log: int = 0
+    _next_late_log: float = -math.inf
 
     # ------------------------------------------------------------------ time helpers
 
@@ -161,6 +168,7 @@ class Coordinator:
             timeout=spec.timeout,
             lifetime=spec.lifetime,
             misfire=spec.misfire,
+            quarantine_after=spec.quarantine_after,
             added_at=spec.submitted_at,
             history=deque(maxlen=self.history_size),
         )
@@ -449,10 +457,36 @@ class Coordinator:
         self.metrics.runs_started += 1
         self.metrics.workers_active += 1
         if run.kind is not RunKind.RETRY:
-            lateness = started_at.timestamp() - run.scheduled_for.timestamp()
-            self.metrics.dispatch_lateness.add(max(lateness, 0.0))
+            lateness = max(started_at.timestamp() - run.scheduled_for.timestamp(), 0.0)
+            self.metrics.dispatch_lateness.add(lateness)
+            if lateness > self.late_threshold:
+                self._note_late_run(lateness)
         if run.kind is RunKind.REGULAR:
             job.last_fired_for = max(job.last_fired_for, run.scheduled_for.timestamp())
+
+    def run_stopped(self, run: Run) -> None:
+        """A worker has finished *run*; its report follows on the outcome channel."""
+        self.metrics.workers_active -= 1
+
+    def _note_late_run(self, lateness: float) -> None:
+        """Count a run that started late, and say so in the log at most once a minute."""
+        self.metrics.runs_late += 1
+        self._late_since_log += 1
+        now = trio.current_time()
+        if now < self._next_late_log:
+            return
+        self.log.warning(
+            "%d run(s) started more than %.3g s late (latest: %.3f s late, %d of %d workers "
+            "busy); the scheduler may be overloaded",
+            self._late_since_log,
+            self.late_threshold,
+            lateness,
+            self.metrics.workers_active,
+            self.metrics.workers_max,
+            extra={"late_runs": self._late_since_log, "lateness_s": lateness},
+        )
+        self._late_since_log = 0
+        self._next_late_log = now + _LATE_LOG_INTERVAL
 
     # ------------------------------------------------------------------ outcomes
 
@@ -491,8 +525,36 @@ class Coordinator:
                 self._set_state(job, JobState.SCHEDULED)
             return
         job.runs += 1
+        if outcome.is_retryable:
+            job.consecutive_failures += 1
+        elif outcome is Outcome.SUCCEEDED:
+            job.consecutive_failures = 0
+        if self._should_quarantine(job):
+            self._quarantine(job)
         self._occurrence_over(job, run)
         self._release(job)
+
+    def _should_quarantine(self, job: Job) -> bool:
+        limit = job.quarantine_after
+        return (
+            limit is not None
+            and job.consecutive_failures >= limit
+            and job.is_live
+            and job.state is not JobState.PAUSED
+        )
+
+    def _quarantine(self, job: Job) -> None:
+        """Pause a job that keeps failing, and say why."""
+        self._pause(job)
+        job.quarantined = True
+        self.metrics.jobs_quarantined += 1
+        self.log.warning(
+            "job %s quarantined (paused) after %d failed occurrences in a row; "
+            "resume_job() lifts the quarantine",
+            job.id,
+            job.consecutive_failures,
+            extra={"job_id": str(job.id), "job_name": job.name},
+        )
 
     def _occurrence_over(self, job: Job, run: Run) -> None:
         """The occurrence of *run* is over: queue the job's next regular occurrence."""
@@ -509,7 +571,6 @@ class Coordinator:
         assert finished.finished_at is not None
         job = run.job
         metrics = self.metrics
-        metrics.workers_active -= 1
         metrics.outcomes[outcome] += 1
         metrics.run_duration.add(finished.duration)
         job.counts[outcome] += 1
@@ -607,8 +668,10 @@ class Coordinator:
     def pause(self, job_id: JobId) -> None:
         """Stop planning runs for the job until it is resumed."""
         job = self.live_job(job_id, "pause")
-        if job.state is JobState.PAUSED:
-            return
+        if job.state is not JobState.PAUSED:
+            self._pause(job)
+
+    def _pause(self, job: Job) -> None:
         self._abandon(job)
         self.queue.remove(job.key)
         job.soon_kind = None
@@ -622,6 +685,8 @@ class Coordinator:
         job = self.live_job(job_id, "resume")
         if job.state is not JobState.PAUSED:
             return
+        job.quarantined = False
+        job.consecutive_failures = 0
         self._set_state(
             job, JobState.RUNNING if job.running and job.running.started else JobState.SCHEDULED
         )

@@ -45,6 +45,7 @@ class JobSpec:
     timeout: float | None
     lifetime: Lifetime
     misfire: MisfirePolicy
+    quarantine_after: int | None
     submitted_at: datetime
 
     def staged_details(self) -> JobDetails:
@@ -66,7 +67,7 @@ class JobSpec:
             trigger_pending=False,
             added_at=self.submitted_at,
             last_runs=(),
-            error=None,
+            quarantine_after=self.quarantine_after,
         )
 
 
@@ -122,6 +123,7 @@ class Job:
     timeout: float | None
     lifetime: Lifetime
     misfire: MisfirePolicy
+    quarantine_after: int | None
     added_at: datetime
     history: deque[RunRecord]
     state: JobState = JobState.SCHEDULED
@@ -149,6 +151,9 @@ class Job:
     misfires: int = 0
     counts: dict[Outcome, int] = attrs.field(factory=lambda: dict.fromkeys(Outcome, 0))
     error: ErrorInfo | None = None
+    #: Occurrences in a row whose last attempt failed, errored or timed out.
+    consecutive_failures: int = 0
+    quarantined: bool = False
 
     @property
     def key(self) -> int:
@@ -191,4 +196,7 @@ class Job:
             added_at=self.added_at,
             last_runs=tuple(self.history),
             error=self.error,
+            quarantine_after=self.quarantine_after,
+            consecutive_failures=self.consecutive_failures,
+            quarantined=self.quarantined,
         )

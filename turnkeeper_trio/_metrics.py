@@ -64,6 +64,9 @@ class MetricsSnapshot:
         jobs_cancelled: lineages cancelled.
         jobs_completed: lineages that ended by schedule or lifetime.
         misfires: occurrences skipped or coalesced by misfire policies.
+        runs_late: runs that started more than ``late_threshold`` after they were due
+            (all workers busy, a blocked event loop): a sign of overload.
+        jobs_quarantined: jobs paused by their quarantine after repeated failures.
         clock_jumps: wall-clock jumps detected (NTP steps, suspend/resume).
         queue_stale_entries: stale entries held by a ``HeapQueue``.
         run_duration: seconds from start to end of attempts (Trio clock).
@@ -88,6 +91,8 @@ class MetricsSnapshot:
     jobs_cancelled: int
     jobs_completed: int
     misfires: int
+    runs_late: int
+    jobs_quarantined: int
     clock_jumps: int
     queue_stale_entries: int
     run_duration: Aggregate
@@ -119,6 +124,8 @@ class Metrics:
     jobs_cancelled: int = 0
     jobs_completed: int = 0
     misfires: int = 0
+    runs_late: int = 0
+    jobs_quarantined: int = 0
     clock_jumps: int = 0
     outcomes: dict[Outcome, int] = attrs.field(factory=lambda: dict.fromkeys(Outcome, 0))
     run_duration: _Accumulator = attrs.field(factory=_Accumulator)
@@ -148,6 +155,8 @@ class Metrics:
             jobs_cancelled=self.jobs_cancelled,
             jobs_completed=self.jobs_completed,
             misfires=self.misfires,
+            runs_late=self.runs_late,
+            jobs_quarantined=self.jobs_quarantined,
             clock_jumps=self.clock_jumps,
             queue_stale_entries=stale,
             run_duration=self.run_duration.freeze(),

@@ -155,6 +155,9 @@ class JobDetails:
         misfires: occurrences of this job skipped or coalesced by the misfire policy.
         last_runs: the most recent attempts, oldest first (at most ``history_size``).
         error: for a ``FAILED`` job, what its schedule or policy raised.
+        quarantine_after: the job is paused after this many failed occurrences in a row.
+        consecutive_failures: failed occurrences in a row so far (a success resets it).
+        quarantined: the job was paused by its quarantine (``resume_job`` lifts it).
     """
 
     id: JobId
@@ -174,6 +177,9 @@ class JobDetails:
     added_at: datetime
     last_runs: tuple[RunRecord, ...]
     error: ErrorInfo | None = None
+    quarantine_after: int | None = None
+    consecutive_failures: int = 0
+    quarantined: bool = False
 
 
 @attrs.frozen

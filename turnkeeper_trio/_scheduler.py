@@ -48,6 +48,10 @@ def _check_name(value: object) -> str:
     return value
 
 
+def _check_quarantine(value: object) -> int | None:
+    return None if value is None else check_int("quarantine_after", value, minimum=1)
+
+
 def _default_name(fn: Callable[..., Any]) -> str:
     target = fn
     while hasattr(target, "func"):  # functools.partial
@@ -85,6 +89,7 @@ class Scheduler:
         misfire: MisfirePolicy | None = None,
         max_sleep: float = 60.0,
         clock_jump_threshold: float = 1.0,
+        late_threshold: float = 1.0,
     ) -> None:
         self._max_workers = check_int("max_workers", max_workers, minimum=1)
         check_int("staging_buffer_size", staging_buffer_size, minimum=1)
@@ -121,6 +126,7 @@ class Scheduler:
             retention=finished_job_retention,
             max_sleep=check_seconds("max_sleep", max_sleep),
             jump_threshold=check_seconds("clock_jump_threshold", clock_jump_threshold),
+            late_threshold=check_seconds("late_threshold", late_threshold, allow_zero=True),
             log=logging.getLogger("turnkeeper_trio"),
         )
         self._job_ids = itertools.count(1)
@@ -301,6 +307,7 @@ class Scheduler:
         timeout: float | None,
         lifetime: Lifetime | None,
         misfire: MisfirePolicy | None,
+        quarantine_after: int | None,
     ) -> JobSpec:
         _check_instance("schedule", schedule, Schedule, "Cron('0 9 * * MON-FRI')")
         check_async_fn("async_fn", async_fn)
@@ -324,6 +331,7 @@ class Scheduler:
             timeout=check_optional_seconds("timeout", timeout),
             lifetime=lifetime,
             misfire=misfire,
+            quarantine_after=_check_quarantine(quarantine_after),
             submitted_at=self._wall_clock.now(),
         )
 
@@ -337,6 +345,7 @@ class Scheduler:
         timeout: float | None = None,
         lifetime: Lifetime | None = None,
         misfire: MisfirePolicy | None = None,
+        quarantine_after: int | None = None,
     ) -> JobId:
         """Submit a job, waiting for room in the staging buffer; return its id.
 
@@ -352,6 +361,9 @@ class Scheduler:
             timeout: seconds (or ``timedelta``) per attempt; ``None`` means no limit.
             lifetime: ``Forever()`` (default), ``MaxRuns(n)`` or ``Until(when)``.
             misfire: what to do with late runs; defaults to the scheduler's (``Coalesce()``).
+            quarantine_after: pause the job after this many failed occurrences in a row
+                (an occurrence fails when its last attempt fails, errors or times out);
+                ``resume_job`` lifts the quarantine.  ``None`` (default): never.
 
         Example::
 
@@ -363,7 +375,9 @@ class Scheduler:
             InvalidArgument: an argument is out of range.
             SchedulerClosed: the scheduler is shutting down.
         """
-        spec = self._spec(schedule, async_fn, args, name, retry, timeout, lifetime, misfire)
+        spec = self._spec(
+            schedule, async_fn, args, name, retry, timeout, lifetime, misfire, quarantine_after
+        )
         staged = self._coordinator.staged
         staged[spec.id.value] = spec
         try:
@@ -387,13 +401,16 @@ class Scheduler:
         timeout: float | None = None,
         lifetime: Lifetime | None = None,
         misfire: MisfirePolicy | None = None,
+        quarantine_after: int | None = None,
     ) -> JobId:
         """Like :meth:`add_job`, but never waits: raise ``StagingFull`` if the buffer is full.
 
         Raises:
             StagingFull: the staging buffer is full (counted in ``staging_rejected``).
         """
-        spec = self._spec(schedule, async_fn, args, name, retry, timeout, lifetime, misfire)
+        spec = self._spec(
+            schedule, async_fn, args, name, retry, timeout, lifetime, misfire, quarantine_after
+        )
         try:
             self._staging_send.send_nowait(spec)
         except trio.WouldBlock:
@@ -457,6 +474,7 @@ class Scheduler:
         timeout: float | _Unset | None = _UNSET,
         lifetime: Lifetime | _Unset = _UNSET,
         misfire: MisfirePolicy | _Unset = _UNSET,
+        quarantine_after: int | _Unset | None = _UNSET,
     ) -> None:
         """Change a live job; only the arguments given change.
 
@@ -492,6 +510,8 @@ class Scheduler:
         if not isinstance(misfire, _Unset):
             _check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
             changes["misfire"] = misfire
+        if not isinstance(quarantine_after, _Unset):
+            changes["quarantine_after"] = _check_quarantine(quarantine_after)
         (await self._command()).update(job_id, changes)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
@@ -554,6 +574,7 @@ async def open_scheduler(
     misfire: MisfirePolicy | None = None,
     max_sleep: float = 60.0,
     clock_jump_threshold: float = 1.0,
+    late_threshold: float = 1.0,
     shutdown_timeout: float | None = None,
 ) -> AsyncIterator[Scheduler]:
     """Run a scheduler for the duration of an ``async with`` block.
@@ -577,6 +598,8 @@ async def open_scheduler(
         max_sleep: the longest the coordinator sleeps without re-reading the wall clock.
         clock_jump_threshold: seconds of disagreement between the wall clock and Trio's clock
             that count as a clock jump.
+        late_threshold: a run starting more than this many seconds after it was due counts
+            in ``runs_late`` and triggers a (rate-limited) overload warning.
         shutdown_timeout: for the graceful shutdown at the end of the block.
 
     Example::
@@ -596,6 +619,7 @@ async def open_scheduler(
         misfire=misfire,
         max_sleep=max_sleep,
         clock_jump_threshold=clock_jump_threshold,
+        late_threshold=late_threshold,
     )
     grace = check_optional_seconds("shutdown_timeout", shutdown_timeout, allow_zero=True)
     with collapse_single_group():

@@ -87,6 +87,7 @@ class Worker:
             raise
         finally:
             _current_job.reset(token)
+            self.coordinator.run_stopped(run)
             report.send_nowait(
                 Finished(
                     run,
