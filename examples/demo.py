@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import trio
 
 import turnkeeper_trio as tk
+from turnkeeper_trio.abc import WallClock
 
 
 def say(message: str) -> None:
@@ -51,20 +52,21 @@ async def rebuild_index() -> None:
     await trio.sleep(0.2)
 
 
-async def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+async def main(wall_clock: WallClock | None = None) -> None:
+    """Run the demo; the test suite passes a mock wall clock to run it in simulated time."""
+    clock = wall_clock or tk.SystemWallClock()
     say("starting a scheduler with 3 workers for about 10 seconds")
-    async with tk.open_scheduler(max_workers=3) as scheduler:
+    async with tk.open_scheduler(max_workers=3, wall_clock=clock) as scheduler:
         await scheduler.add_job(tk.Interval(1.5), heartbeat, [0], name="heartbeat")
         await scheduler.add_job(tk.Cron("*/3 * * * * *"), tick, name="tick")
         await scheduler.add_job(
-            tk.Once(datetime.now(UTC)),
+            tk.Once(clock.now()),
             flaky,
             {"calls": 0},
             name="flaky",
             retry=tk.ExponentialBackoff(max_retries=3, initial=0.5, factor=2),
         )
-        await scheduler.add_job(tk.Once(datetime.now(UTC)), slow, name="slow", timeout=1)
+        await scheduler.add_job(tk.Once(clock.now()), slow, name="slow", timeout=1)
         manual = await scheduler.add_job(tk.Never(), rebuild_index, name="rebuild-index")
 
         await trio.sleep(4)
@@ -92,4 +94,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     trio.run(main)
