@@ -307,6 +307,7 @@ class Coordinator:
             job=job,
             run_id=next(self._run_ids),
             kind=kind,
+            triggered=kind is RunKind.TRIGGER or (kind is RunKind.RETRY and job.retry_triggered),
             attempt=job.attempt,
             scheduled_for=scheduled_for,
             fn=job.fn,
@@ -338,7 +339,6 @@ class Coordinator:
                 assert job.retry_for is not None
                 return self._make_run(job, kind, job.retry_for, math.inf)
             job.attempt = 1
-            job.retry_triggered = True
             return self._make_run(job, kind, self._wall_now(), math.inf)
         return None
 
@@ -369,7 +369,6 @@ class Coordinator:
             assert run_for is not None  # narrowed above; mypy loses it across the try
             job.next_due = None
             job.attempt = 1
-            job.retry_triggered = False
             grace = job.misfire.grace
             start_by = run_for.timestamp() + grace if grace is not None else math.inf
             return self._make_run(job, RunKind.REGULAR, run_for, start_by)

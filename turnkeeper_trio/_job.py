@@ -86,6 +86,8 @@ class Run:
     job: Job
     run_id: int
     kind: RunKind
+    #: The occurrence came from ``trigger_job`` (a retry of a triggered run is one too).
+    triggered: bool
     attempt: int
     scheduled_for: datetime
     fn: AsyncFn
@@ -101,13 +103,6 @@ class Run:
     started: bool = False
     #: The dispatcher's cancel scope while it waits to hand the run to a worker.
     send_scope: trio.CancelScope | None = None
-
-    @property
-    def triggered(self) -> bool:
-        """Whether the occurrence came from ``trigger_job``."""
-        return self.kind is RunKind.TRIGGER or (
-            self.kind is RunKind.RETRY and self.job.retry_triggered
-        )
 
 
 @attrs.define(eq=False, slots=True)
