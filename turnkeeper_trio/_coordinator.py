@@ -225,6 +225,8 @@ class Coordinator:
 
     def _queue_regular(self, job: Job, due: datetime | None) -> None:
         """Queue *due* as the job's next regular occurrence, or end the lineage."""
+        if not job.is_live:
+            return  # e.g. its schedule just raised and failed it
         if due is not None and due.timestamp() <= job.last_fired_for:
             due = self._next_fire(job, _from_ts(job.last_fired_for))
             if job.state.is_final:
@@ -349,7 +351,9 @@ class Coordinator:
             job = self.jobs[front[1]]
             due = job.next_due
             assert due is not None
-            if job.running is not None:
+            if job.running is not None or job.soon_kind is RunKind.RETRY:
+                # No overlap: the occurrence in progress (an attempt, or a retry waiting for
+                # its time) finishes first; this one is queued again when it is over.
                 job.deferred = True
                 continue
             run_for: datetime | None = due
