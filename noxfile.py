@@ -27,6 +27,20 @@ def thorough(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def soak(session: nox.Session) -> None:
+    """One million runs with mixed outcomes and random cancels/updates (not run in CI)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.soak", *(session.posargs or ["1000000"]))
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks and record benchmarks/RESULTS.md (not part of the tests)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "benchmarks.run")
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Ruff lint (with the flake8-async rules) and the formatting check."""
     session.install("ruff>=0.6")

@@ -151,8 +151,22 @@ async def test_grace_applies_to_runs_that_wait_for_a_busy_worker(
     assert details.state is tk.JobState.COMPLETED
 
 
+@pytest.mark.parametrize(
+    ("policy", "expected", "misfires"),
+    [
+        # Noticed at wall +3690 s: the occurrences 60 ... 3660 are all due, the last 30 s late.
+        (tk.Coalesce(), [3660], 60),
+        (tk.Coalesce(grace=10), [], 61),
+        (tk.CatchUp(limit=3), [3540, 3600, 3660], 58),
+        (tk.CatchUp(grace=100), [3600, 3660], 59),
+    ],
+)
 async def test_forward_jump_goes_through_the_misfire_policy(
-    autojump_clock: object, wall: MockWallClock
+    autojump_clock: object,
+    wall: MockWallClock,
+    policy: tk.abc.MisfirePolicy,
+    expected: list[int],
+    misfires: int,
 ) -> None:
     seen: list[datetime] = []
 
@@ -160,12 +174,11 @@ async def test_forward_jump_goes_through_the_misfire_policy(
         seen.append(tk.current_job().scheduled_for)
 
     async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
-        await s.add_job(tk.Interval(60), job, misfire=tk.CatchUp(limit=3))
+        await s.add_job(tk.Interval(60), job, misfire=policy)
         await trio.sleep(30)
-        wall.jump(timedelta(hours=1))
+        wall.jump(3630)
         await trio.sleep(31)
         metrics = s.get_metrics_snapshot()
-    # At wall +3661 s: occurrences 60 ... 3660 are due; the newest three are replayed.
-    assert [(x - START).total_seconds() for x in seen] == [3540, 3600, 3660]
-    assert metrics.misfires == 58
+    assert [(x - START).total_seconds() for x in seen] == expected
+    assert metrics.misfires == misfires
     assert metrics.clock_jumps == 1
