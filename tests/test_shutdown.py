@@ -273,3 +273,15 @@ async def test_shutdown_rejects_bad_timeouts(autojump_clock: object) -> None:
         with pytest.raises(TypeError, match="timeout"):
             await s.shutdown_force(timeout="soon")  # type: ignore[arg-type]
         assert not s.closing
+
+
+def test_queries_work_after_trio_run_has_returned() -> None:
+    async def main() -> tk.Scheduler:
+        async with tk.open_scheduler(max_workers=1) as s:
+            await s.add_job(tk.Never(), Recorder(MockWallClock(START)), retry=tk.FixedDelay(1, 1))
+        return s
+
+    s = trio.run(main)
+    assert len(s.list_all_jobs()) == 1
+    assert s.get_job_details(s.list_all_jobs()[0].id).state is tk.JobState.SCHEDULED
+    assert s.get_metrics_snapshot().jobs_submitted == 1

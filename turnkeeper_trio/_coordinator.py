@@ -82,13 +82,15 @@ class Coordinator:
     staged: dict[int, JobSpec]
     history_size: int
     retention: int
+    retention_age: float
     max_sleep: float
     jump_threshold: float
     late_threshold: float
     log: logging.Logger
     jobs: dict[int, Job] = attrs.field(factory=dict)
     closing: bool = False
-    _finished_order: deque[int] = attrs.field(factory=deque)
+    #: Finished jobs, oldest first, with the Trio time they finished.
+    _finished_order: deque[tuple[int, float]] = attrs.field(factory=deque)
     _soon: list[tuple[float, int, int]] = attrs.field(factory=list)
     _tokens: itertools.count[int] = attrs.field(factory=itertools.count)
     _run_ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
@@ -150,9 +152,18 @@ class Coordinator:
             job.soon_kind = None
             job.trigger_pending = False
             job.next_due = None
-            self._finished_order.append(job.key)
-            while len(self._finished_order) > self.retention:
-                self.jobs.pop(self._finished_order.popleft(), None)
+            self._finished_order.append((job.key, trio.current_time()))
+            self.forget_finished()
+
+    def forget_finished(self) -> None:
+        """Drop finished jobs beyond the retention count or older than the retention age."""
+        order = self._finished_order
+        try:
+            oldest = trio.current_time() - self.retention_age
+        except RuntimeError:  # queried after trio.run has returned: nothing ages any more
+            oldest = -math.inf
+        while order and (len(order) > self.retention or order[0][1] < oldest):
+            self.jobs.pop(order.popleft()[0], None)
 
     def ingest(self, spec: JobSpec) -> None:
         """Take a submitted job into the table and plan its first run (once)."""
@@ -190,6 +201,7 @@ class Coordinator:
         """Return the job with *job_id*, taking it in from the staging buffer if needed."""
         if not isinstance(job_id, JobId):
             raise TypeError(f"job_id must be a JobId (returned by add_job), got {job_id!r}")
+        self.forget_finished()
         job = self.jobs.get(job_id.value)
         spec = self.staged.get(job_id.value)
         if job is None and spec is not None:
@@ -393,6 +405,7 @@ class Coordinator:
     def next_dispatch(self) -> tuple[Run | None, float]:
         """Return a run to hand to a worker now, or the Trio deadline to sleep until."""
         now = trio.current_time()
+        self.forget_finished()
         run = self._pop_soon(now)
         if run is not None:
             return run, now
@@ -416,6 +429,13 @@ class Coordinator:
                     await trio.sleep_forever()
                 self._sleep_scope = None
                 continue
+            try:
+                # Fast path: a worker is already waiting (or the buffer has room). This loop
+                # still checkpoints once every worker is busy, in the blocking send below.
+                send.send_nowait(run)
+                continue
+            except trio.WouldBlock:
+                pass
             delivered = False
             try:
                 with trio.CancelScope() as scope:
@@ -737,8 +757,11 @@ class Coordinator:
     def next_run_at(self, job: Job) -> datetime | None:
         """When the job runs next: its pending retry or trigger, else its next occurrence."""
         if job.soon_kind is not None:
-            delay = max(job.soon_deadline - trio.current_time(), 0.0)
-            return self._wall_now() + timedelta(seconds=delay)
+            try:
+                delay = max(job.soon_deadline - trio.current_time(), 0.0)
+                return self._wall_now() + timedelta(seconds=delay)
+            except RuntimeError:  # queried after trio.run has returned
+                return None
         return job.next_due
 
     def details(self, job_id: JobId) -> JobDetails:
@@ -750,6 +773,7 @@ class Coordinator:
 
     def summaries(self) -> list[JobSummary]:
         """Every known job, staged ones last."""
+        self.forget_finished()
         result = [job.summary(self.next_run_at(job)) for job in self.jobs.values()]
         result.extend(JobSummary(s.id, s.name, JobState.STAGED, None) for s in self.staged.values())
         return result

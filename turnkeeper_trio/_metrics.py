@@ -2,25 +2,74 @@
 
 from __future__ import annotations
 
+import math
+from bisect import bisect_left
+
 import attrs
 
+from ._exceptions import InvalidArgument
 from ._models import Outcome
 
-__all__ = ["Aggregate", "Metrics", "MetricsSnapshot"]
+__all__ = ["BUCKETS", "Aggregate", "Metrics", "MetricsSnapshot"]
+
+
+#: Upper bounds (seconds) of the histogram buckets; the last bucket is unbounded.
+BUCKETS: tuple[float, ...] = (
+    0.001,
+    0.005,
+    0.01,
+    0.05,
+    0.1,
+    0.5,
+    1.0,
+    5.0,
+    10.0,
+    60.0,
+    300.0,
+    math.inf,
+)
 
 
 @attrs.frozen
 class Aggregate:
-    """Count, sum and maximum of a measured quantity (seconds), for the scheduler's life."""
+    """Count, sum, maximum and a fixed-bucket histogram of a quantity in seconds.
+
+    ``buckets`` pairs each upper bound of :data:`BUCKETS` with how many measurements fell at
+    or below it and above the previous bound (not cumulative).
+
+    Example::
+
+        lateness = scheduler.get_metrics_snapshot().dispatch_lateness
+        print(lateness.mean, lateness.max, lateness.quantile(0.99))
+    """
 
     count: int = 0
     total: float = 0.0
     max: float = 0.0
+    buckets: tuple[tuple[float, int], ...] = tuple((bound, 0) for bound in BUCKETS)
 
     @property
     def mean(self) -> float:
         """The average, or 0.0 before the first measurement."""
         return self.total / self.count if self.count else 0.0
+
+    def quantile(self, q: float) -> float:
+        """An upper bound for the *q*-quantile (0 < q <= 1), read from the histogram.
+
+        Returns the upper bound of the bucket that holds the q-quantile, capped at ``max``;
+        0.0 before the first measurement.
+        """
+        if not 0.0 < q <= 1.0:
+            raise InvalidArgument(f"q must be in (0, 1], got {q!r}")
+        if not self.count:
+            return 0.0
+        rank = q * self.count
+        seen = 0
+        for bound, count in self.buckets:
+            seen += count
+            if seen >= rank:
+                return min(bound, self.max)
+        return self.max  # pragma: no cover - the last bucket is unbounded
 
 
 @attrs.define(slots=True)
@@ -28,15 +77,19 @@ class _Accumulator:
     count: int = 0
     total: float = 0.0
     max: float = 0.0
+    counts: list[int] = attrs.field(factory=lambda: [0] * len(BUCKETS))
 
     def add(self, value: float) -> None:
         self.count += 1
         self.total += value
         if value > self.max:
             self.max = value
+        self.counts[bisect_left(BUCKETS, value)] += 1
 
     def freeze(self) -> Aggregate:
-        return Aggregate(self.count, self.total, self.max)
+        return Aggregate(
+            self.count, self.total, self.max, tuple(zip(BUCKETS, self.counts, strict=True))
+        )
 
 
 @attrs.frozen

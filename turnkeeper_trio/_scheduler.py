@@ -86,6 +86,7 @@ class Scheduler:
         wall_clock: WallClock | None = None,
         history_size: int = 20,
         finished_job_retention: int = 1000,
+        finished_job_max_age: float = 86400.0,
         misfire: MisfirePolicy | None = None,
         max_sleep: float = 60.0,
         clock_jump_threshold: float = 1.0,
@@ -124,6 +125,7 @@ class Scheduler:
             staged={},
             history_size=history_size,
             retention=finished_job_retention,
+            retention_age=check_seconds("finished_job_max_age", finished_job_max_age),
             max_sleep=check_seconds("max_sleep", max_sleep),
             jump_threshold=check_seconds("clock_jump_threshold", clock_jump_threshold),
             late_threshold=check_seconds("late_threshold", late_threshold, allow_zero=True),
@@ -571,6 +573,7 @@ async def open_scheduler(
     wall_clock: WallClock | None = None,
     history_size: int = 20,
     finished_job_retention: int = 1000,
+    finished_job_max_age: float = 86400.0,
     misfire: MisfirePolicy | None = None,
     max_sleep: float = 60.0,
     clock_jump_threshold: float = 1.0,
@@ -593,7 +596,9 @@ async def open_scheduler(
         wall_clock: where schedules read "now"; ``SystemWallClock()`` by default,
             ``testing.MockWallClock`` in tests.
         history_size: attempts remembered per job in ``JobDetails.last_runs``.
-        finished_job_retention: finished jobs kept queryable before the oldest are dropped.
+        finished_job_retention: finished (completed, cancelled, failed) jobs kept queryable
+            before the oldest are dropped.
+        finished_job_max_age: seconds a finished job stays queryable (one day by default).
         misfire: the default misfire policy for jobs (``Coalesce()``).
         max_sleep: the longest the coordinator sleeps without re-reading the wall clock.
         clock_jump_threshold: seconds of disagreement between the wall clock and Trio's clock
@@ -616,6 +621,7 @@ async def open_scheduler(
         wall_clock=wall_clock,
         history_size=history_size,
         finished_job_retention=finished_job_retention,
+        finished_job_max_age=finished_job_max_age,
         misfire=misfire,
         max_sleep=max_sleep,
         clock_jump_threshold=clock_jump_threshold,
