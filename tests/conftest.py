@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import faulthandler
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -28,6 +29,18 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("TURNKEEPER_HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _watchdog() -> Iterator[None]:
+    """Fail fast if a test hangs (an autojump clock deadlocks by jumping forever).
+
+    A hung test dumps every thread's traceback and ends the run after two minutes of real
+    time, instead of holding CI until its own limit.
+    """
+    faulthandler.dump_traceback_later(120, exit=True)
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture

@@ -14,6 +14,21 @@ Example::
 
 from . import abc as abc
 from ._cron import Cron as Cron
+from ._events import ClockJumped as ClockJumped
+from ._events import Event as Event
+from ._events import JobAdded as JobAdded
+from ._events import JobCancelled as JobCancelled
+from ._events import JobCompleted as JobCompleted
+from ._events import JobFailed as JobFailed
+from ._events import JobPaused as JobPaused
+from ._events import JobResumed as JobResumed
+from ._events import JobUpdated as JobUpdated
+from ._events import Misfired as Misfired
+from ._events import RetryScheduled as RetryScheduled
+from ._events import RunFinished as RunFinished
+from ._events import RunStarted as RunStarted
+from ._events import ShutdownStarted as ShutdownStarted
+from ._events import Subscription as Subscription
 from ._exceptions import InvalidArgument as InvalidArgument
 from ._exceptions import InvalidSchedule as InvalidSchedule
 from ._exceptions import JobFinished as JobFinished
@@ -55,9 +70,11 @@ __version__ = "0.1.0"
 __all__ = [
     "Aggregate",
     "CatchUp",
+    "ClockJumped",
     "Coalesce",
     "Cron",
     "ErrorInfo",
+    "Event",
     "ExponentialBackoff",
     "FixedDelay",
     "Forever",
@@ -66,23 +83,36 @@ __all__ = [
     "Interval",
     "InvalidArgument",
     "InvalidSchedule",
+    "JobAdded",
+    "JobCancelled",
+    "JobCompleted",
     "JobContext",
     "JobDetails",
+    "JobFailed",
     "JobFinished",
     "JobId",
     "JobNotFound",
+    "JobPaused",
+    "JobResumed",
     "JobState",
     "JobSummary",
+    "JobUpdated",
     "MaxRuns",
     "MetricsSnapshot",
+    "Misfired",
     "Never",
     "Once",
     "Outcome",
     "OutcomeCounts",
+    "RetryScheduled",
+    "RunFinished",
     "RunRecord",
+    "RunStarted",
     "Scheduler",
     "SchedulerClosed",
+    "ShutdownStarted",
     "StagingFull",
+    "Subscription",
     "SystemWallClock",
     "TurnKeeperError",
     "Until",

@@ -23,11 +23,13 @@ import logging
 import math
 import traceback
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import attrs
 import trio
 
+from . import _events as ev
 from ._exceptions import JobFinished, JobNotFound
 from ._job import Job, JobSpec, Run, RunKind
 from ._metrics import Metrics, MetricsSnapshot
@@ -88,6 +90,7 @@ class Coordinator:
     late_threshold: float
     log: logging.Logger
     jobs: dict[int, Job] = attrs.field(factory=dict)
+    subscribers: list[ev.Subscription] = attrs.field(factory=list)
     closing: bool = False
     #: Finished jobs, oldest first, with the Trio time they finished.
     _finished_order: deque[tuple[int, float]] = attrs.field(factory=deque)
@@ -127,6 +130,7 @@ class Coordinator:
             drift = (wall - self._last_wall) - (now - self._last_trio)
             if abs(drift) > self.jump_threshold:
                 self.metrics.clock_jumps += 1
+                self.emit(lambda at: ev.ClockJumped(at, drift))
                 self.log.warning(
                     "wall clock jumped %+.3f s relative to the Trio clock",
                     drift,
@@ -134,6 +138,23 @@ class Coordinator:
                 )
         self._last_wall, self._last_trio = wall, now
         return wall_now
+
+    def emit(self, make: Callable[[datetime], ev.Event]) -> None:
+        """Offer an event to the subscribers; *make* builds it only if someone listens."""
+        if not self.subscribers:
+            return
+        event = make(self._wall_now())
+        for subscription in list(self.subscribers):
+            if subscription.closed:
+                self.subscribers.remove(subscription)
+            elif subscription.wants(event) and not subscription.offer(event):
+                self.metrics.events_dropped += 1
+
+    def end_subscriptions(self) -> None:
+        """Let every subscription end once its buffered events are read."""
+        for subscription in self.subscribers:
+            subscription.end()
+        self.subscribers.clear()
 
     # ------------------------------------------------------------------ job table
 
@@ -186,6 +207,7 @@ class Coordinator:
         self.jobs[job.key] = job
         self._live += 1
         self.log.debug("job added", extra={"job_id": str(job.id), "job_name": job.name})
+        self.emit(lambda at: ev.JobAdded(at, job.id, job.name))
         self._plan_first(job, anchor=spec.submitted_at)
 
     def ingest_staged_now(self) -> None:
@@ -224,7 +246,8 @@ class Coordinator:
 
     def _fail_job(self, job: Job, where: str, exc: Exception) -> None:
         """A user-supplied schedule or policy raised: the job cannot be planned any more."""
-        job.error = error_info(exc)
+        job.error = info = error_info(exc)
+        self.emit(lambda at: ev.JobFailed(at, job.id, info))
         self.log.error(
             "job %s failed: its %s raised %r; it will not run again",
             job.id,
@@ -284,6 +307,7 @@ class Coordinator:
 
     def _complete(self, job: Job) -> None:
         self.metrics.jobs_completed += 1
+        self.emit(lambda at: ev.JobCompleted(at, job.id))
         self._set_state(job, JobState.COMPLETED)
         self.log.debug("job completed", extra={"job_id": str(job.id), "job_name": job.name})
 
@@ -393,6 +417,7 @@ class Coordinator:
     def _count_misfires(self, job: Job, count: int, due: datetime) -> None:
         self.metrics.misfires += count
         job.misfires += count
+        self.emit(lambda at: ev.Misfired(at, job.id, count, due))
         self.log.warning(
             "job %s missed %d occurrence(s) from %s (misfire policy %r)",
             job.id,
@@ -486,6 +511,7 @@ class Coordinator:
                 self._note_late_run(lateness)
         if run.kind is RunKind.REGULAR:
             job.last_fired_for = max(job.last_fired_for, run.scheduled_for.timestamp())
+        self.emit(lambda at: ev.RunStarted(at, job.id, run.run_id, run.attempt, run.scheduled_for))
 
     def run_stopped(self, run: Run) -> None:
         """A worker has finished *run*; its report follows on the outcome channel."""
@@ -570,6 +596,7 @@ class Coordinator:
         """Pause a job that keeps failing, and say why."""
         self._pause(job)
         job.quarantined = True
+        self.emit(lambda at: ev.JobPaused(at, job.id, quarantined=True))
         self.metrics.jobs_quarantined += 1
         self.log.warning(
             "job %s quarantined (paused) after %d failed occurrences in a row; "
@@ -611,6 +638,11 @@ class Coordinator:
             )
         )
         self._log_outcome(run, finished)
+        self.emit(
+            lambda at: ev.RunFinished(
+                at, job.id, run.run_id, run.attempt, outcome, finished.duration, finished.error
+            )
+        )
 
     def _plan_retry(self, job: Job, run: Run) -> bool:
         if job.retry is None:
@@ -626,6 +658,7 @@ class Coordinator:
         job.retry_for = run.scheduled_for
         job.retry_triggered = run.triggered
         self.metrics.retries_scheduled += 1
+        self.emit(lambda at: ev.RetryScheduled(at, job.id, job.attempt, delay))
         self._push_soon(job, RunKind.RETRY, trio.current_time() + delay)
         self.log.info(
             "job %s attempt %d failed; retrying in %.3f s",
@@ -672,6 +705,7 @@ class Coordinator:
         self._abandon(job)
         self.metrics.jobs_cancelled += 1
         self._set_state(job, JobState.CANCELLED)
+        self.emit(lambda at: ev.JobCancelled(at, job.id))
         self.log.debug("job cancelled", extra={"job_id": str(job.id), "job_name": job.name})
         if interrupt:
             self._interrupt(job)
@@ -693,6 +727,7 @@ class Coordinator:
         job = self.live_job(job_id, "pause")
         if job.state is not JobState.PAUSED:
             self._pause(job)
+            self.emit(lambda at: ev.JobPaused(at, job.id))
 
     def _pause(self, job: Job) -> None:
         self._abandon(job)
@@ -710,6 +745,7 @@ class Coordinator:
             return
         job.quarantined = False
         job.consecutive_failures = 0
+        self.emit(lambda at: ev.JobResumed(at, job.id))
         self._set_state(
             job, JobState.RUNNING if job.running and job.running.started else JobState.SCHEDULED
         )
@@ -739,6 +775,7 @@ class Coordinator:
         job = self.live_job(job_id, "update")
         for field, value in changes.items():
             setattr(job, field, value)
+        self.emit(lambda at: ev.JobUpdated(at, job.id, tuple(changes)))
         if "schedule" not in changes or job.state is JobState.PAUSED:
             return
         job.had_occurrence = False

@@ -121,6 +121,7 @@ class MetricsSnapshot:
             (all workers busy, a blocked event loop): a sign of overload.
         jobs_quarantined: jobs paused by their quarantine after repeated failures.
         clock_jumps: wall-clock jumps detected (NTP steps, suspend/resume).
+        events_dropped: events that subscribers missed because their buffers were full.
         queue_stale_entries: stale entries held by a ``HeapQueue``.
         run_duration: seconds from start to end of attempts (Trio clock).
         dispatch_lateness: seconds from an occurrence's due instant to its start (wall clock).
@@ -147,6 +148,7 @@ class MetricsSnapshot:
     runs_late: int
     jobs_quarantined: int
     clock_jumps: int
+    events_dropped: int
     queue_stale_entries: int
     run_duration: Aggregate
     dispatch_lateness: Aggregate
@@ -180,6 +182,7 @@ class Metrics:
     runs_late: int = 0
     jobs_quarantined: int = 0
     clock_jumps: int = 0
+    events_dropped: int = 0
     outcomes: dict[Outcome, int] = attrs.field(factory=lambda: dict.fromkeys(Outcome, 0))
     run_duration: _Accumulator = attrs.field(factory=_Accumulator)
     dispatch_lateness: _Accumulator = attrs.field(factory=_Accumulator)
@@ -211,6 +214,7 @@ class Metrics:
             runs_late=self.runs_late,
             jobs_quarantined=self.jobs_quarantined,
             clock_jumps=self.clock_jumps,
+            events_dropped=self.events_dropped,
             queue_stale_entries=stale,
             run_duration=self.run_duration.freeze(),
             dispatch_lateness=self.dispatch_lateness.freeze(),

@@ -13,6 +13,7 @@ from typing import Any, Final
 import trio
 
 from ._coordinator import Coordinator, Finished
+from ._events import Event, ShutdownStarted, Subscription
 from ._exceptions import SchedulerClosed, StagingFull
 from ._groups import collapse_single_group
 from ._job import JobSpec, Run
@@ -195,6 +196,7 @@ class Scheduler:
             # Jobs still in the staging buffer were accepted: record them, do not drop them.
             coordinator.ingest_staged_now()
             coordinator.staging.close()
+            coordinator.end_subscriptions()
             self._done.set()
             coordinator.log.info("scheduler stopped")
 
@@ -240,6 +242,7 @@ class Scheduler:
         coordinator = self._coordinator
         if not coordinator.closing:
             coordinator.log.info("scheduler shutting down (%s)", "forced" if force else "graceful")
+            coordinator.emit(lambda at: ShutdownStarted(at, force))
         coordinator.closing = True
         if force:
             self._force = True
@@ -250,6 +253,7 @@ class Scheduler:
         if not self._started:
             self._started = True  # a scheduler that never ran has nothing to drain
             coordinator.ingest_staged_now()
+            coordinator.end_subscriptions()
             self._done.set()
 
     async def _wait_stopped(self) -> None:
@@ -545,6 +549,30 @@ class Scheduler:
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     # ------------------------------------------------------------------ queries
+
+    def subscribe(self, *types: type[Event], buffer_size: int = 256) -> Subscription:
+        """Subscribe to the scheduler's events, optionally only to some *types*.
+
+        Each subscription has its own buffer of *buffer_size* events; when it is full, new
+        events for it are dropped and counted (``Subscription.dropped``, and
+        ``events_dropped`` in the metrics) so that a slow reader never slows the scheduler.
+        The stream ends once the scheduler has stopped.
+
+        Example::
+
+            with scheduler.subscribe(tk.RunFinished, tk.Misfired) as events:
+                async for event in events:
+                    print(event)
+
+        Raises:
+            TypeError: a type is not an ``Event`` subclass.
+            SchedulerClosed: the scheduler has stopped.
+        """
+        subscription = Subscription(types, buffer_size)
+        if self._done.is_set():
+            raise SchedulerClosed("the scheduler has stopped; there will be no more events")
+        self._coordinator.subscribers.append(subscription)
+        return subscription
 
     def get_job_details(self, job_id: JobId) -> JobDetails:
         """Return everything known about one job.  Works after shutdown too.

@@ -1,0 +1,237 @@
+"""Typed events and subscriptions: watch what the scheduler does, without slowing it down.
+
+Every subscriber gets its own bounded buffer.  The coordinator never waits for a subscriber:
+an event that does not fit is dropped and counted (``Subscription.dropped`` and the
+``events_dropped`` metric).  With no subscriber, no event object is even built.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+
+import attrs
+import trio
+
+from ._models import ErrorInfo, JobId, Outcome
+from ._validation import check_int
+
+__all__ = [
+    "ClockJumped",
+    "Event",
+    "JobAdded",
+    "JobCancelled",
+    "JobCompleted",
+    "JobFailed",
+    "JobPaused",
+    "JobResumed",
+    "JobUpdated",
+    "Misfired",
+    "RetryScheduled",
+    "RunFinished",
+    "RunStarted",
+    "ShutdownStarted",
+    "Subscription",
+]
+
+
+@attrs.frozen
+class Event:
+    """Base class of every event: ``at`` is the scheduler's wall-clock time of the event."""
+
+    at: datetime
+
+
+@attrs.frozen
+class JobAdded(Event):
+    """A job was taken in by the coordinator."""
+
+    job_id: JobId
+    name: str
+
+
+@attrs.frozen
+class JobUpdated(Event):
+    """``update_job`` changed the fields named in ``changed``."""
+
+    job_id: JobId
+    changed: tuple[str, ...]
+
+
+@attrs.frozen
+class JobCancelled(Event):
+    """The job was cancelled."""
+
+    job_id: JobId
+
+
+@attrs.frozen
+class JobPaused(Event):
+    """The job was paused, by ``pause_job`` or by its quarantine (``quarantined``)."""
+
+    job_id: JobId
+    quarantined: bool = False
+
+
+@attrs.frozen
+class JobResumed(Event):
+    """The job was resumed."""
+
+    job_id: JobId
+
+
+@attrs.frozen
+class JobCompleted(Event):
+    """The job's schedule or lifetime ended its lineage."""
+
+    job_id: JobId
+
+
+@attrs.frozen
+class JobFailed(Event):
+    """The job's own schedule or policy raised; it will not run again."""
+
+    job_id: JobId
+    error: ErrorInfo
+
+
+@attrs.frozen
+class RunStarted(Event):
+    """An attempt started."""
+
+    job_id: JobId
+    run_id: int
+    attempt: int
+    scheduled_for: datetime
+
+
+@attrs.frozen
+class RunFinished(Event):
+    """An attempt ended, with its outcome."""
+
+    job_id: JobId
+    run_id: int
+    attempt: int
+    outcome: Outcome
+    duration: float
+    error: ErrorInfo | None
+
+
+@attrs.frozen
+class RetryScheduled(Event):
+    """A failed attempt will be retried after ``delay`` seconds."""
+
+    job_id: JobId
+    attempt: int
+    delay: float
+
+
+@attrs.frozen
+class Misfired(Event):
+    """``count`` occurrences from ``due`` on were skipped or coalesced."""
+
+    job_id: JobId
+    count: int
+    due: datetime
+
+
+@attrs.frozen
+class ClockJumped(Event):
+    """The wall clock moved by ``seconds`` relative to Trio's clock."""
+
+    seconds: float
+
+
+@attrs.frozen
+class ShutdownStarted(Event):
+    """The scheduler began shutting down; the subscription ends when it has stopped."""
+
+    forced: bool
+
+
+def _check_types(types: tuple[type[Event], ...]) -> tuple[type[Event], ...]:
+    for kind in types:
+        if not (isinstance(kind, type) and issubclass(kind, Event)):
+            raise TypeError(
+                f"event types must be Event subclasses such as tk.RunFinished, got {kind!r}"
+            )
+    return types
+
+
+@attrs.define(eq=False)
+class Subscription:
+    """A stream of events from one scheduler, with its own bounded buffer.
+
+    Get one from ``Scheduler.subscribe()``; iterate it with ``async for``; leave the ``with``
+    block (or call :meth:`close`) to stop.  The stream ends by itself once the scheduler has
+    stopped and the buffered events have been read.
+
+    Example::
+
+        with scheduler.subscribe(tk.RunFinished) as events:
+            async for event in events:
+                if event.outcome is not tk.Outcome.SUCCEEDED:
+                    alert(event)
+
+    Attributes:
+        dropped: events this subscriber missed because its buffer was full.
+    """
+
+    types: tuple[type[Event], ...] = attrs.field(converter=_check_types)
+    buffer_size: int = attrs.field(default=256)
+    dropped: int = attrs.field(default=0, init=False)
+    _send: trio.MemorySendChannel[Event] = attrs.field(init=False, repr=False)
+    _receive: trio.MemoryReceiveChannel[Event] = attrs.field(init=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        size = check_int("buffer_size", self.buffer_size, minimum=1)
+        self._send, self._receive = trio.open_memory_channel[Event](size)
+
+    def wants(self, event: Event) -> bool:
+        """Whether this subscription asked for *event*'s type (all types if none given)."""
+        return not self.types or isinstance(event, self.types)
+
+    def offer(self, event: Event) -> bool:
+        """Deliver *event* without waiting; count it as dropped if the buffer is full."""
+        try:
+            self._send.send_nowait(event)
+        except trio.WouldBlock:
+            self.dropped += 1
+            return False
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            return True  # closed by its reader: not a drop
+        return True
+
+    def end(self) -> None:
+        """End the stream after the buffered events (called at shutdown)."""
+        self._send.close()
+
+    def close(self) -> None:
+        """Stop receiving events."""
+        self._send.close()
+        self._receive.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the reader has closed the subscription."""
+        return self._receive.statistics().open_receive_channels == 0
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Event:
+        try:
+            return await self._receive.receive()
+        except (trio.EndOfChannel, trio.ClosedResourceError):
+            raise StopAsyncIteration from None
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
