@@ -62,22 +62,48 @@ async def floor(n: int) -> float:
     return time.perf_counter() - start
 
 
-async def turnkeeper(n: int, queue: tk.abc.JobQueue) -> float:
+async def turnkeeper(n: int, queue: tk.abc.JobQueue, subscriber: bool = False) -> float:
     """Seconds from the first submission until *n* Once jobs have all run."""
     now = datetime.now(UTC)
     job = Countdown(n)
     start = time.perf_counter()
-    async with tk.open_scheduler(
-        max_workers=WORKERS,
-        queue=queue,
-        staging_buffer_size=1024,
-        finished_job_retention=0,
-        late_threshold=3600,  # a backlog is the point here: do not warn about it
-    ) as s:
+    async with (
+        tk.open_scheduler(
+            max_workers=WORKERS,
+            queue=queue,
+            staging_buffer_size=1024,
+            finished_job_retention=0,
+            late_threshold=3600,  # a backlog is the point here: do not warn about it
+        ) as s,
+        trio.open_nursery() as nursery,
+    ):
+        if subscriber:
+            nursery.start_soon(_read_all, s.subscribe(buffer_size=1024))
         for _ in range(n):
             await s.add_job(tk.Once(now), job)
         await job.done.wait()
+        await s.shutdown_graceful()
     return time.perf_counter() - start
+
+
+async def _read_all(events: tk.Subscription) -> None:
+    async for _ in events:
+        pass
+
+
+def subscriber_overhead(n: int = 20_000) -> str:
+    """Throughput with and without a subscriber reading every event."""
+    without = n / trio.run(turnkeeper, n, tk.IndexedHeapQueue())
+    with_one = n / trio.run(turnkeeper, n, tk.IndexedHeapQueue(), True)
+    return "\n".join(
+        [
+            f"### Event subscription overhead (N = {n:,}, jobs/s)",
+            "",
+            "| no subscriber | one subscriber reading every event | ratio |",
+            "|---:|---:|---:|",
+            f"| {without:,.0f} | {with_one:,.0f} | {with_one / without:.2f} |",
+        ]
+    )
 
 
 def report(sizes: tuple[int, ...] = (1_000, 10_000, 100_000)) -> str:

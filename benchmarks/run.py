@@ -24,7 +24,14 @@ def main() -> None:
         "Each table compares with its baseline in the same process run.",
         "",
     ]
-    body = [bench_schedules.report(), "", bench_dispatch.report(), ""]
+    body = [
+        bench_schedules.report(),
+        "",
+        bench_dispatch.report(),
+        "",
+        bench_dispatch.subscriber_overhead(),
+        "",
+    ]
     text = "\n".join(header + body)
     Path(__file__).with_name("RESULTS.md").write_text(text)
     print(text)
