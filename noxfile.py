@@ -14,14 +14,14 @@ PYTHON = None  # the interpreter nox itself runs on (3.11+)
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite (pass pytest arguments after `--`)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,prometheus]")
     session.run("pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def thorough(session: nox.Session) -> None:
     """The property and model tests with 10,000 random examples each (not run in CI)."""
-    session.install("-e", ".[test]")
+    session.install("-e", ".[test,prometheus]")
     session.env["TURNKEEPER_HYPOTHESIS_PROFILE"] = "thorough"
     session.run("pytest", "-q", *session.posargs)
 
@@ -51,7 +51,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests, the examples and the benchmarks."""
-    session.install("-e", ".[test]", "mypy>=1.10", "types-croniter", "nox")
+    session.install("-e", ".[test,prometheus]", "mypy>=1.10", "types-croniter", "nox")
     session.run("mypy", "--strict")
 
 

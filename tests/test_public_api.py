@@ -9,9 +9,10 @@ import trio
 
 import turnkeeper_trio as tk
 import turnkeeper_trio.abc
+import turnkeeper_trio.prometheus
 import turnkeeper_trio.testing
 
-MODULES = [tk, turnkeeper_trio.abc, turnkeeper_trio.testing]
+MODULES = [tk, turnkeeper_trio.abc, turnkeeper_trio.testing, turnkeeper_trio.prometheus]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
@@ -29,7 +30,7 @@ def test_every_public_name_is_exported_and_documented(module: object) -> None:
 
 
 def test_implementation_modules_are_private() -> None:
-    public_modules = {"abc", "testing"}
+    public_modules = {"abc", "testing", "prometheus"}
     for name in dir(tk):
         value = getattr(tk, name)
         if inspect.ismodule(value) and value.__name__.startswith("turnkeeper_trio."):
