@@ -87,3 +87,45 @@ async def test_finished_jobs_are_kept_for_a_bounded_count_and_age(
         # Age limit: a minute later they are gone too; the live job is never dropped.
         await trio.sleep(70)
         assert [j.id for j in s.list_all_jobs()] == [live]
+
+
+async def test_control_counters_and_gauges_move_with_the_calls(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    async def slow() -> None:
+        await trio.sleep(3)
+
+    scheduler = tk.Scheduler(
+        max_workers=1, staging_buffer_size=1, wall_clock=wall, late_threshold=1
+    )
+    scheduler.try_add_job(tk.Never(), Recorder(wall))
+    with pytest.raises(tk.StagingFull):
+        scheduler.try_add_job(tk.Never(), Recorder(wall))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(scheduler.run)
+        s = scheduler
+        a = await s.add_job(tk.Interval(10), Recorder(wall))
+        b = await s.add_job(tk.Interval(10), Recorder(wall, [False] * 5), quarantine_after=2)
+        c = await s.add_job(tk.Once(START + timedelta(seconds=5)), slow)
+        d = await s.add_job(tk.Once(START + timedelta(seconds=6)), slow)  # waits for c: late
+        await s.pause_job(a)
+        await trio.sleep(25)
+        with s.subscribe(buffer_size=1) as _unread:
+            wall.jump(100)  # noticed within max_sleep; b is quarantined, a paused: no misfires
+            await s.cancel_job(c)  # already completed: no effect
+            await s.resume_job(a)  # one event fits, the rest are dropped
+            await trio.sleep(61)
+            m = s.get_metrics_snapshot()
+        await s.shutdown_graceful()
+    assert m.staging_rejected == 1
+    assert m.jobs_submitted == 5
+    assert m.jobs_quarantined == 1  # b, after its occurrences at +10 and +20 failed
+    assert m.jobs_paused == 1  # b is still quarantined; a was resumed
+    assert m.jobs_completed == 2  # c and d
+    assert m.jobs_cancelled == 0
+    assert m.runs_late == 1  # d started at +8, 2 s late
+    assert m.clock_jumps == 1
+    assert m.events_dropped > 0
+    assert m.jobs_scheduled == 3  # the Never job, a and b
+    assert s.get_job_details(d).last_runs[0].started_at == START + timedelta(seconds=8)
+    assert s.get_job_details(b).quarantined

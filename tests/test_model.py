@@ -357,9 +357,11 @@ class Harness:
 
 
 STEPS = 50
+#: 200 examples in CI; `nox -s thorough` (10,000 for the other properties) runs 2,000.
+MODEL_EXAMPLES = max(200, settings().max_examples // 5)
 
 
-@settings(max_examples=200)
+@settings(max_examples=MODEL_EXAMPLES)
 @given(data=st.data())
 @pytest.mark.parametrize("queue", [tk.IndexedHeapQueue, tk.HeapQueue])
 def test_scheduler_matches_the_model(
@@ -379,7 +381,7 @@ def test_scheduler_matches_the_model(
     trio.run(scenario, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
-@settings(max_examples=100)
+@settings(max_examples=MODEL_EXAMPLES // 2)
 @given(data=st.data())
 def test_wall_clock_jumps_never_lose_repeat_or_advance_an_occurrence(data: st.DataObject) -> None:
     """Random jumps and waits: each occurrence runs once, late or counted, and never early."""
