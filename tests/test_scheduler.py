@@ -471,3 +471,20 @@ async def test_naive_wall_clock_start_is_rejected() -> None:
 async def test_system_wall_clock_is_aware() -> None:
     now = tk.SystemWallClock().now()
     assert now.tzinfo is UTC
+
+
+async def test_a_trigger_queued_before_a_pause_runs_on_resume(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    job = Recorder(wall)
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        job_id = await s.add_job(tk.Never(), job)
+        await trio.lowlevel.checkpoint()
+        await s.trigger_job(job_id)  # queued, not yet dispatched
+        await s.pause_job(job_id)  # in the same instant: it must not run, nor be lost
+        await trio.sleep(10)
+        assert job.calls == []
+        assert s.get_job_details(job_id).trigger_pending
+        await s.resume_job(job_id)
+        await trio.sleep(1)
+    assert job.times == [START + timedelta(seconds=10)]

@@ -476,15 +476,15 @@ class Coordinator:
     def _undelivered(self, run: Run) -> None:
         """*run* never started: keep its occurrence planned unless the job stopped."""
         job = run.job
-        if job.is_live and job.state is not JobState.PAUSED:
+        if job.is_live and run.kind is RunKind.TRIGGER:
+            job.trigger_pending = True  # kept while paused too: it runs on resume
+        elif job.is_live and job.state is not JobState.PAUSED:
             if run.kind is RunKind.REGULAR:
                 job.next_due = run.scheduled_for
                 job.deferred = True
-            elif run.kind is RunKind.RETRY:
+            else:
                 job.attempt, job.retry_for = run.attempt, run.scheduled_for
                 self._push_soon(job, RunKind.RETRY, trio.current_time())
-            else:
-                job.trigger_pending = True
         self._release(job)
 
     def _abandon(self, job: Job) -> None:
@@ -732,6 +732,8 @@ class Coordinator:
     def _pause(self, job: Job) -> None:
         self._abandon(job)
         self.queue.remove(job.key)
+        if job.soon_kind is RunKind.TRIGGER:
+            job.trigger_pending = True  # a trigger asked for before the pause runs on resume
         job.soon_kind = None
         job.next_due = None
         job.deferred = False
