@@ -21,7 +21,6 @@ import heapq
 import itertools
 import logging
 import math
-import traceback
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -33,40 +32,12 @@ from . import _events as ev
 from ._exceptions import JobFinished, JobNotFound
 from ._job import Job, JobSpec, Run, RunKind
 from ._metrics import Metrics, MetricsSnapshot
-from ._models import ErrorInfo, JobDetails, JobId, JobState, JobSummary, Outcome, RunRecord
+from ._models import JobDetails, JobId, JobState, JobSummary, Outcome, RunRecord
+from ._outcome import Finished, LateWarnings, error_info, log_outcome
 from ._queue import JobQueue
 from ._wallclock import WallClock
 
-__all__ = ["Coordinator", "Finished"]
-
-
-@attrs.frozen
-class Finished:
-    """A worker's report on a run: its outcome, or ``None`` if it never started.
-
-    ``late`` marks a run that was not started because it was past its misfire grace.
-    """
-
-    run: Run
-    outcome: Outcome | None
-    late: bool = False
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    duration: float = 0.0
-    error: ErrorInfo | None = None
-
-
-def error_info(exc: BaseException) -> ErrorInfo:
-    """Summarise an exception for a run record."""
-    return ErrorInfo(
-        type=type(exc).__qualname__,
-        message=str(exc),
-        traceback="".join(traceback.format_exception(exc)),
-    )
-
-
-#: Seconds between two "runs are late" warnings (Trio clock); the count covers the interval.
-_LATE_LOG_INTERVAL = 60.0
+__all__ = ["Coordinator"]
 
 
 def _from_ts(timestamp: float) -> datetime:
@@ -90,7 +61,7 @@ class Coordinator:
     late_threshold: float
     log: logging.Logger
     jobs: dict[int, Job] = attrs.field(factory=dict)
-    subscribers: list[ev.Subscription] = attrs.field(factory=list)
+    events: ev.EventHub = attrs.field(factory=ev.EventHub)
     closing: bool = False
     #: Finished jobs, oldest first, with the Trio time they finished.
     _finished_order: deque[tuple[int, float]] = attrs.field(factory=deque)
@@ -102,8 +73,7 @@ class Coordinator:
     _paused: int = 0
     _last_wall: float | None = None
     _last_trio: float = 0.0
-    _late_since_log: int = 0
-    _next_late_log: float = -math.inf
+    _late_warnings: LateWarnings = attrs.field(factory=LateWarnings)
 
     # ------------------------------------------------------------------ time helpers
 
@@ -140,21 +110,9 @@ class Coordinator:
         return wall_now
 
     def emit(self, make: Callable[[datetime], ev.Event]) -> None:
-        """Offer an event to the subscribers; *make* builds it only if someone listens."""
-        if not self.subscribers:
-            return
-        event = make(self._wall_now())
-        for subscription in list(self.subscribers):
-            if subscription.closed:
-                self.subscribers.remove(subscription)
-            elif subscription.wants(event) and not subscription.offer(event):
-                self.metrics.events_dropped += 1
-
-    def end_subscriptions(self) -> None:
-        """Let every subscription end once its buffered events are read."""
-        for subscription in self.subscribers:
-            subscription.end()
-        self.subscribers.clear()
+        """Publish an event; *make* builds it only if someone is subscribed."""
+        if self.events.subscribers:
+            self.metrics.events_dropped += self.events.publish(make(self._wall_now()))
 
     # ------------------------------------------------------------------ job table
 
@@ -508,7 +466,8 @@ class Coordinator:
             lateness = max(started_at.timestamp() - run.scheduled_for.timestamp(), 0.0)
             self.metrics.dispatch_lateness.add(lateness)
             if lateness > self.late_threshold:
-                self._note_late_run(lateness)
+                self.metrics.runs_late += 1
+                self._late_warnings.note(self.log, lateness, self.late_threshold, self.metrics)
         if run.kind is RunKind.REGULAR:
             job.last_fired_for = max(job.last_fired_for, run.scheduled_for.timestamp())
         self.emit(lambda at: ev.RunStarted(at, job.id, run.run_id, run.attempt, run.scheduled_for))
@@ -516,26 +475,6 @@ class Coordinator:
     def run_stopped(self, run: Run) -> None:
         """A worker has finished *run*; its report follows on the outcome channel."""
         self.metrics.workers_active -= 1
-
-    def _note_late_run(self, lateness: float) -> None:
-        """Count a run that started late, and say so in the log at most once a minute."""
-        self.metrics.runs_late += 1
-        self._late_since_log += 1
-        now = trio.current_time()
-        if now < self._next_late_log:
-            return
-        self.log.warning(
-            "%d run(s) started more than %.3g s late (latest: %.3f s late, %d of %d workers "
-            "busy); the scheduler may be overloaded",
-            self._late_since_log,
-            self.late_threshold,
-            lateness,
-            self.metrics.workers_active,
-            self.metrics.workers_max,
-            extra={"late_runs": self._late_since_log, "lateness_s": lateness},
-        )
-        self._late_since_log = 0
-        self._next_late_log = now + _LATE_LOG_INTERVAL
 
     # ------------------------------------------------------------------ outcomes
 
@@ -637,7 +576,7 @@ class Coordinator:
                 error=finished.error,
             )
         )
-        self._log_outcome(run, finished)
+        log_outcome(self.log, run, finished)
         self.emit(
             lambda at: ev.RunFinished(
                 at, job.id, run.run_id, run.attempt, outcome, finished.duration, finished.error
@@ -668,32 +607,6 @@ class Coordinator:
             extra={"job_id": str(job.id), "job_name": job.name, "attempt": run.attempt},
         )
         return True
-
-    def _log_outcome(self, run: Run, finished: Finished) -> None:
-        outcome = finished.outcome
-        assert outcome is not None
-        extra = {
-            "job_id": str(run.job.id),
-            "job_name": run.job.name,
-            "run_id": run.run_id,
-            "attempt": run.attempt,
-            "outcome": outcome.value,
-            "duration_s": finished.duration,
-        }
-        if outcome is Outcome.SUCCEEDED:
-            self.log.debug("job %s run %d succeeded", run.job.id, run.run_id, extra=extra)
-        elif outcome is Outcome.ERRORED and finished.error is not None:
-            self.log.warning(
-                "job %s run %d raised %s: %s\n%s",
-                run.job.id,
-                run.run_id,
-                finished.error.type,
-                finished.error.message,
-                finished.error.traceback,
-                extra=extra,
-            )
-        else:
-            self.log.warning("job %s run %d %s", run.job.id, run.run_id, outcome.value, extra=extra)
 
     # ------------------------------------------------------------------ commands
 

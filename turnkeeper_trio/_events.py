@@ -19,6 +19,7 @@ from ._validation import check_int
 __all__ = [
     "ClockJumped",
     "Event",
+    "EventHub",
     "JobAdded",
     "JobCancelled",
     "JobCompleted",
@@ -235,3 +236,26 @@ class Subscription:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@attrs.define(eq=False)
+class EventHub:
+    """The coordinator's list of subscriptions (internal)."""
+
+    subscribers: list[Subscription] = attrs.field(factory=list)
+
+    def publish(self, event: Event) -> int:
+        """Offer *event* to every subscription that wants it; return how many dropped it."""
+        dropped = 0
+        for subscription in list(self.subscribers):
+            if subscription.closed:
+                self.subscribers.remove(subscription)
+            elif subscription.wants(event) and not subscription.offer(event):
+                dropped += 1
+        return dropped
+
+    def end(self) -> None:
+        """Let every subscription end once its buffered events are read."""
+        for subscription in self.subscribers:
+            subscription.end()
+        self.subscribers.clear()

@@ -12,7 +12,7 @@ from typing import Any, Final
 
 import trio
 
-from ._coordinator import Coordinator, Finished
+from ._coordinator import Coordinator
 from ._events import Event, ShutdownStarted, Subscription
 from ._exceptions import SchedulerClosed, StagingFull
 from ._groups import collapse_single_group
@@ -21,6 +21,7 @@ from ._lifetime import Forever, Lifetime
 from ._metrics import Metrics, MetricsSnapshot
 from ._misfire import Coalesce, MisfirePolicy
 from ._models import JobDetails, JobId, JobSummary
+from ._outcome import Finished
 from ._queue import IndexedHeapQueue, JobQueue
 from ._retry import RetryPolicy
 from ._schedule import Schedule
@@ -196,7 +197,7 @@ class Scheduler:
             # Jobs still in the staging buffer were accepted: record them, do not drop them.
             coordinator.ingest_staged_now()
             coordinator.staging.close()
-            coordinator.end_subscriptions()
+            coordinator.events.end()
             self._done.set()
             coordinator.log.info("scheduler stopped")
 
@@ -253,7 +254,7 @@ class Scheduler:
         if not self._started:
             self._started = True  # a scheduler that never ran has nothing to drain
             coordinator.ingest_staged_now()
-            coordinator.end_subscriptions()
+            coordinator.events.end()
             self._done.set()
 
     async def _wait_stopped(self) -> None:
@@ -571,7 +572,7 @@ class Scheduler:
         subscription = Subscription(types, buffer_size)
         if self._done.is_set():
             raise SchedulerClosed("the scheduler has stopped; there will be no more events")
-        self._coordinator.subscribers.append(subscription)
+        self._coordinator.events.subscribers.append(subscription)
         return subscription
 
     def get_job_details(self, job_id: JobId) -> JobDetails:

@@ -8,9 +8,10 @@ from contextvars import ContextVar
 import attrs
 import trio
 
-from ._coordinator import Coordinator, Finished, error_info
+from ._coordinator import Coordinator
 from ._job import Run
 from ._models import ErrorInfo, JobContext, Outcome, _current_job
+from ._outcome import Finished, error_info
 from ._wallclock import WallClock
 
 __all__ = ["Worker", "running_in"]

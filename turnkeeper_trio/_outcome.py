@@ -1,0 +1,103 @@
+"""What a worker reports about a run, and how outcomes are logged."""
+
+from __future__ import annotations
+
+import logging
+import math
+import traceback
+from datetime import datetime
+
+import attrs
+import trio
+
+from ._job import Run
+from ._metrics import Metrics
+from ._models import ErrorInfo, Outcome
+
+__all__ = ["Finished", "LateWarnings", "error_info", "log_outcome"]
+
+
+@attrs.frozen
+class Finished:
+    """A worker's report on a run: its outcome, or ``None`` if it never started.
+
+    ``late`` marks a run that was not started because it was past its misfire grace.
+    """
+
+    run: Run
+    outcome: Outcome | None
+    late: bool = False
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration: float = 0.0
+    error: ErrorInfo | None = None
+
+
+def error_info(exc: BaseException) -> ErrorInfo:
+    """Summarise an exception for a run record."""
+    return ErrorInfo(
+        type=type(exc).__qualname__,
+        message=str(exc),
+        traceback="".join(traceback.format_exception(exc)),
+    )
+
+
+#: Seconds between two "runs are late" warnings (Trio clock); the count covers the interval.
+_LATE_LOG_INTERVAL = 60.0
+
+
+def log_outcome(log: logging.Logger, run: Run, finished: Finished) -> None:
+    """Log one attempt's outcome: DEBUG for a success, WARNING otherwise (errors with traceback)."""
+    outcome = finished.outcome
+    assert outcome is not None
+    extra = {
+        "job_id": str(run.job.id),
+        "job_name": run.job.name,
+        "run_id": run.run_id,
+        "attempt": run.attempt,
+        "outcome": outcome.value,
+        "duration_s": finished.duration,
+    }
+    if outcome is Outcome.SUCCEEDED:
+        log.debug("job %s run %d succeeded", run.job.id, run.run_id, extra=extra)
+    elif outcome is Outcome.ERRORED and finished.error is not None:
+        log.warning(
+            "job %s run %d raised %s: %s\n%s",
+            run.job.id,
+            run.run_id,
+            finished.error.type,
+            finished.error.message,
+            finished.error.traceback,
+            extra=extra,
+        )
+    else:
+        log.warning("job %s run %d %s", run.job.id, run.run_id, outcome.value, extra=extra)
+
+
+@attrs.define
+class LateWarnings:
+    """Rate-limits the "runs are late" warning to one a minute, counting what it folds."""
+
+    since_last: int = 0
+    next_at: float = -math.inf
+
+    def note(
+        self, log: logging.Logger, lateness: float, threshold: float, metrics: Metrics
+    ) -> None:
+        """Count a late run; warn if the last warning is more than a minute old."""
+        self.since_last += 1
+        now = trio.current_time()
+        if now < self.next_at:
+            return
+        log.warning(
+            "%d run(s) started more than %.3g s late (latest: %.3f s late, %d of %d workers "
+            "busy); the scheduler may be overloaded",
+            self.since_last,
+            threshold,
+            lateness,
+            metrics.workers_active,
+            metrics.workers_max,
+            extra={"late_runs": self.since_last, "lateness_s": lateness},
+        )
+        self.since_last = 0
+        self.next_at = now + _LATE_LOG_INTERVAL
