@@ -285,3 +285,23 @@ def test_queries_work_after_trio_run_has_returned() -> None:
     assert len(s.list_all_jobs()) == 1
     assert s.get_job_details(s.list_all_jobs()[0].id).state is tk.JobState.SCHEDULED
     assert s.get_metrics_snapshot().jobs_submitted == 1
+
+
+async def test_graceful_shutdown_while_a_due_run_waits_for_a_busy_worker(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    waiting = Recorder(wall)
+
+    async def busy() -> None:
+        await trio.sleep(10)
+
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        await s.add_job(tk.Once(START), busy)
+        job_id = await s.add_job(tk.Once(START + timedelta(seconds=1)), waiting)
+        await trio.sleep(2)  # the second run is due, held by the dispatcher: no free worker
+        await s.shutdown_graceful()
+        details = s.get_job_details(job_id)
+    assert waiting.calls == []  # never started: graceful shutdown starts nothing new
+    assert details.state is tk.JobState.SCHEDULED  # and it is still planned, not lost
+    assert details.next_run_at == START + timedelta(seconds=1)
+    assert s.get_metrics_snapshot().runs_succeeded == 1
