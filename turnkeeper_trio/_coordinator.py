@@ -114,6 +114,11 @@ class Coordinator:
         if self.events.subscribers:
             self.metrics.events_dropped += self.events.publish(make(self._wall_now()))
 
+    def _debug(self, message: str, job: Job) -> None:
+        # Checked first: building the structured fields costs more than the call.
+        if self.log.isEnabledFor(logging.DEBUG):
+            self.log.debug(message, extra={"job_id": str(job.id), "job_name": job.name})
+
     # ------------------------------------------------------------------ job table
 
     def _set_state(self, job: Job, state: JobState) -> None:
@@ -164,7 +169,7 @@ class Coordinator:
         )
         self.jobs[job.key] = job
         self._live += 1
-        self.log.debug("job added", extra={"job_id": str(job.id), "job_name": job.name})
+        self._debug("job added", job)
         self.emit(lambda at: ev.JobAdded(at, job.id, job.name))
         self._plan_first(job, anchor=spec.submitted_at)
 
@@ -267,7 +272,7 @@ class Coordinator:
         self.metrics.jobs_completed += 1
         self.emit(lambda at: ev.JobCompleted(at, job.id))
         self._set_state(job, JobState.COMPLETED)
-        self.log.debug("job completed", extra={"job_id": str(job.id), "job_name": job.name})
+        self._debug("job completed", job)
 
     def _push_soon(self, job: Job, kind: RunKind, deadline: float) -> None:
         token = next(self._tokens)
@@ -619,7 +624,7 @@ class Coordinator:
         self.metrics.jobs_cancelled += 1
         self._set_state(job, JobState.CANCELLED)
         self.emit(lambda at: ev.JobCancelled(at, job.id))
-        self.log.debug("job cancelled", extra={"job_id": str(job.id), "job_name": job.name})
+        self._debug("job cancelled", job)
         if interrupt:
             self._interrupt(job)
 

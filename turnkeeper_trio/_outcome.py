@@ -50,6 +50,8 @@ def log_outcome(log: logging.Logger, run: Run, finished: Finished) -> None:
     """Log one attempt's outcome: DEBUG for a success, WARNING otherwise (errors with traceback)."""
     outcome = finished.outcome
     assert outcome is not None
+    if outcome is Outcome.SUCCEEDED and not log.isEnabledFor(logging.DEBUG):
+        return  # the hot path: nothing to log, so build nothing
     extra = {
         "job_id": str(run.job.id),
         "job_name": run.job.name,
