@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import UTC, datetime
 
 import pytest
+import trio
 
-from examples import demo
+from examples import demo, graceful_service
 from examples.simulated_time import test_report_runs_on_weekday_mornings
 from turnkeeper_trio.testing import MockWallClock
 
@@ -29,3 +32,13 @@ async def test_demo_shows_every_kind_of_job(
     assert "retries_scheduled  2" in final
     assert "triggers           1" in final
     assert "flaky          completed" in final
+
+
+async def test_graceful_service_stops_on_sigterm(capsys: pytest.CaptureFixture[str]) -> None:
+    with trio.fail_after(10):  # real time: signals arrive through the OS
+        async with trio.open_nursery() as nursery:
+            await nursery.start(graceful_service.main)
+            os.kill(os.getpid(), signal.SIGTERM)
+    out = capsys.readouterr().out
+    assert "received SIGTERM: shutting down gracefully" in out
+    assert "stopped cleanly" in out
