@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import faulthandler
 import os
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
@@ -35,10 +36,12 @@ settings.load_profile(os.environ.get("TURNKEEPER_HYPOTHESIS_PROFILE", "ci"))
 def _watchdog() -> Iterator[None]:
     """Fail fast if a test hangs (an autojump clock deadlocks by jumping forever).
 
-    A hung test dumps every thread's traceback and ends the run after two minutes of real
-    time, instead of holding CI until its own limit.
+    A test still running after ten minutes of real time dumps every thread's traceback to
+    stderr (pytest captures at the sys level only, so the dump is visible) and ends the run,
+    instead of holding CI until its own limit.  Ten minutes leaves room for hypothesis to
+    shrink a real failure, which can take minutes for the model tests.
     """
-    faulthandler.dump_traceback_later(120, exit=True)
+    faulthandler.dump_traceback_later(600, exit=True, file=sys.__stderr__ or sys.stderr)
     yield
     faulthandler.cancel_dump_traceback_later()
 
