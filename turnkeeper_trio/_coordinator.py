@@ -424,12 +424,17 @@ class Coordinator:
                 continue
             except trio.WouldBlock:
                 pass
+            except trio.ClosedResourceError:
+                self._undelivered(run)  # shutting down: the run stays planned
+                return
             delivered = False
             try:
                 with trio.CancelScope() as scope:
                     run.send_scope = scope
                     await send.send(run)
                     delivered = True
+            except trio.ClosedResourceError:
+                return  # shutting down; the finally clause keeps the run planned
             finally:
                 run.send_scope = None
                 if not delivered and run.job.running is run:

@@ -182,11 +182,15 @@ class Scheduler:
                     workers_done = trio.Event()
                     await system.start(self._run_workers, workers_done)
                     dispatcher = trio.CancelScope()
-                    system.start_soon(self._dispatch, dispatcher, name="turnkeeper-dispatcher")
+                    dispatcher_done = trio.Event()
+                    system.start_soon(
+                        self._dispatch, dispatcher, dispatcher_done, name="turnkeeper-dispatcher"
+                    )
                     task_status.started(self)
                     await self._shutdown_requested.wait()
                     # Stop dispatching; workers finish what they run, then leave.
                     dispatcher.cancel()
+                    await dispatcher_done.wait()
                     self._dispatch_send.close()
                     await workers_done.wait()
                     system.cancel_scope.cancel()
@@ -205,9 +209,12 @@ class Scheduler:
         async for spec in self._coordinator.staging:
             self._coordinator.ingest(spec)
 
-    async def _dispatch(self, scope: trio.CancelScope) -> None:
-        with scope:
-            await self._coordinator.dispatch_loop(self._dispatch_send)
+    async def _dispatch(self, scope: trio.CancelScope, done: trio.Event) -> None:
+        try:
+            with scope:
+                await self._coordinator.dispatch_loop(self._dispatch_send)
+        finally:
+            done.set()
 
     async def _run_workers(
         self, done: trio.Event, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
