@@ -66,7 +66,7 @@ class JobState(enum.Enum):
     @property
     def is_final(self) -> bool:
         """Whether the job will never run again."""
-        return self in (JobState.CANCELLED, JobState.COMPLETED, JobState.FAILED)
+        return self is JobState.CANCELLED or self is JobState.COMPLETED or self is JobState.FAILED
 
 
 class Outcome(enum.Enum):
