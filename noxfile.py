@@ -9,6 +9,8 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = False
 
 PYTHON = None  # the interpreter nox itself runs on (3.11+)
+#: The comparison baseline and the plotting library: benchmark-only dev tools.
+BENCH_DEPS = ("apscheduler==4.0.0a6", "matplotlib>=3.8")
 
 
 @nox.session(python=PYTHON)
@@ -35,9 +37,12 @@ def soak(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Run the benchmarks and record benchmarks/RESULTS.md (not part of the tests)."""
-    session.install("-e", ".")
-    session.run("python", "-m", "benchmarks.run")
+    """Run the benchmarks and record benchmarks/RESULTS.md and plots (not part of the tests).
+
+    ``nox -s bench -- --quick`` runs reduced sizes in about a minute.
+    """
+    session.install("-e", ".", *BENCH_DEPS)
+    session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -51,7 +56,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests, the examples and the benchmarks."""
-    session.install("-e", ".[test,prometheus]", "mypy>=1.10", "types-croniter", "nox")
+    session.install("-e", ".[test,prometheus]", "mypy>=1.10", "types-croniter", "nox", *BENCH_DEPS)
     session.run("mypy", "--strict")
 
 

@@ -1,8 +1,12 @@
-"""Dispatch throughput: N one-shot no-op jobs due now, W workers, side by side with the floor.
+"""Dispatch throughput: N one-shot no-op jobs due now, 16 workers, three systems side by side.
 
-The *raw-Trio floor* is the same architecture with no scheduling logic at all: one task sends
-N items into a memory channel read by W workers, which report on an outcome channel that the
-first task drains.  Nothing can dispatch faster on this machine with this shape.
+- the *raw-Trio floor*: the same architecture with no scheduling logic at all: one task sends
+  N items into a memory channel read by the workers, which report on an outcome channel that
+  the first task drains.  Nothing with this shape dispatches faster on this machine;
+- turnkeeper_trio, with each queue strategy, timed from the first ``add_job`` until the last
+  run has finished (so submission through the staging buffer is included);
+- APScheduler 4, one ``DateTrigger`` schedule per job, timed the same way.
+
 Run with ``nox -s bench`` (or ``python -m benchmarks.bench_dispatch``).
 """
 
@@ -16,24 +20,17 @@ import trio
 
 import turnkeeper_trio as tk
 
-WORKERS = 16
+from . import _aps
+from ._common import WORKERS, Countdown
+
+SIZES = (1_000, 3_000, 10_000, 20_000, 50_000, 100_000)
+#: APScheduler 4's in-memory store slows down quadratically with the number of due
+#: schedules (20,000 take about a minute here); larger N would take hours.
+APS_SIZES = (1_000, 3_000, 10_000, 20_000)
 
 
 async def noop() -> None:
-    pass
-
-
-class Countdown:
-    """A no-op job that sets an event when it has run *n* times (no polling)."""
-
-    def __init__(self, n: int) -> None:
-        self.left = n
-        self.done = trio.Event()
-
-    async def __call__(self) -> None:
-        self.left -= 1
-        if self.left == 0:
-            self.done.set()
+    """The floor's job."""
 
 
 async def floor(n: int) -> float:
@@ -86,9 +83,82 @@ async def turnkeeper(n: int, queue: tk.abc.JobQueue, subscriber: bool = False) -
     return time.perf_counter() - start
 
 
+async def _tick(countdown: Countdown) -> None:
+    await countdown()
+
+
+async def apscheduler(n: int) -> float:
+    """Seconds from the first ``add_schedule`` until *n* one-shot schedules have run."""
+    now = datetime.now(UTC)
+    job = Countdown(n)
+    start = time.perf_counter()
+    async with _aps.running() as scheduler:
+        for _ in range(n):
+            await _aps.schedule_at(scheduler, now, _tick, job)
+        await job.done.wait()
+    return time.perf_counter() - start
+
+
 async def _read_all(events: tk.Subscription) -> None:
     async for _ in events:
         pass
+
+
+def measure(
+    sizes: tuple[int, ...] = SIZES, aps_sizes: tuple[int, ...] = APS_SIZES
+) -> dict[str, dict[int, float]]:
+    """Jobs per second for each system and N (one run each; the big runs take a while)."""
+    results: dict[str, dict[int, float]] = {
+        "raw-Trio floor": {},
+        "turnkeeper_trio IndexedHeapQueue": {},
+        "turnkeeper_trio HeapQueue": {},
+        "APScheduler 4": {},
+    }
+    for n in sizes:
+        results["raw-Trio floor"][n] = n / trio.run(floor, n)
+        indexed = n / trio.run(turnkeeper, n, tk.IndexedHeapQueue())
+        results["turnkeeper_trio IndexedHeapQueue"][n] = indexed
+        results["turnkeeper_trio HeapQueue"][n] = n / trio.run(turnkeeper, n, tk.HeapQueue())
+        print(f"  throughput N={n:,}: floor and turnkeeper_trio done", flush=True)
+    for n in aps_sizes:
+        results["APScheduler 4"][n] = n / trio.run(apscheduler, n)
+        print(f"  throughput N={n:,}: APScheduler 4 done", flush=True)
+    return results
+
+
+def report(results: dict[str, dict[int, float]]) -> str:
+    """The throughput table, with the ratios to the floor and to APScheduler 4."""
+    floor_ = results["raw-Trio floor"]
+    indexed = results["turnkeeper_trio IndexedHeapQueue"]
+    heap = results["turnkeeper_trio HeapQueue"]
+    aps = results["APScheduler 4"]
+    lines = [
+        f"### Dispatch throughput (jobs/s; {WORKERS} workers; higher is better)",
+        "",
+        "Targets: at N = 100,000, at least 0.6x the floor; at N = 20,000, at least 50x "
+        "APScheduler 4.",
+        "",
+        "| N | raw-Trio floor | IndexedHeapQueue | HeapQueue | APScheduler 4 "
+        "| best / floor | best / APScheduler 4 |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n in sorted(floor_):
+        best = max(indexed[n], heap[n])
+        cells = [
+            f"{n:,}",
+            _fmt(floor_[n]),
+            _fmt(indexed[n]),
+            _fmt(heap[n]),
+            _fmt(aps[n]) if n in aps else "not run (too slow)",
+            f"{best / floor_[n]:.2f}",
+            f"{best / aps[n]:.0f}x" if n in aps else "",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:,.0f}"
 
 
 def subscriber_overhead(n: int = 20_000) -> str:
@@ -106,21 +176,5 @@ def subscriber_overhead(n: int = 20_000) -> str:
     )
 
 
-def report(sizes: tuple[int, ...] = (1_000, 10_000, 100_000)) -> str:
-    lines = [
-        f"### Dispatch throughput (jobs/s; {WORKERS} workers; higher is better)",
-        "",
-        "| N | raw-Trio floor | IndexedHeapQueue | HeapQueue | ratio to floor |",
-        "|---:|---:|---:|---:|---:|",
-    ]
-    for n in sizes:
-        base = n / trio.run(floor, n)
-        indexed = n / trio.run(turnkeeper, n, tk.IndexedHeapQueue())
-        heap = n / trio.run(turnkeeper, n, tk.HeapQueue())
-        best = max(indexed, heap) / base
-        lines.append(f"| {n:,} | {base:,.0f} | {indexed:,.0f} | {heap:,.0f} | {best:.2f} |")
-    return "\n".join(lines)
-
-
 if __name__ == "__main__":
-    print(report())
+    print(report(measure()))

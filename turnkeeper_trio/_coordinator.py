@@ -150,6 +150,8 @@ class Coordinator:
     def forget_finished(self) -> None:
         """Drop finished jobs beyond the retention count or older than the retention age."""
         order = self._finished_order
+        if not order:
+            return
         try:
             oldest = trio.current_time() - self.retention_age
         except RuntimeError:  # queried after trio.run has returned: nothing ages any more
@@ -173,7 +175,6 @@ class Coordinator:
             misfire=spec.misfire,
             quarantine_after=spec.quarantine_after,
             added_at=spec.submitted_at,
-            history=deque(maxlen=self.history_size),
         )
         self.jobs[job.key] = job
         self._live += 1
@@ -580,7 +581,10 @@ class Coordinator:
         metrics = self.metrics
         metrics.outcomes[outcome] += 1
         metrics.run_duration.add(finished.duration)
-        job.counts[outcome] += 1
+        if job.counts is None:
+            job.counts, job.history = {}, deque(maxlen=self.history_size)
+        job.counts[outcome] = job.counts.get(outcome, 0) + 1
+        assert job.history is not None
         job.history.append(
             RunRecord(
                 run_id=run.run_id,

@@ -120,7 +120,6 @@ class Job:
     misfire: MisfirePolicy
     quarantine_after: int | None
     added_at: datetime
-    history: deque[RunRecord]
     state: JobState = JobState.SCHEDULED
     #: The next regular occurrence (queued, or deferred while the job runs).
     next_due: datetime | None = None
@@ -144,7 +143,10 @@ class Job:
     running: Run | None = None
     runs: int = 0
     misfires: int = 0
-    counts: dict[Outcome, int] = attrs.field(factory=lambda: dict.fromkeys(Outcome, 0))
+    #: Attempts by outcome and the latest records; made at the first outcome, since most
+    #: pending jobs have none yet (this keeps a pending job small).
+    counts: dict[Outcome, int] | None = None
+    history: deque[RunRecord] | None = None
     error: ErrorInfo | None = None
     #: Occurrences in a row whose last attempt failed, errored or timed out.
     consecutive_failures: int = 0
@@ -166,7 +168,7 @@ class Job:
 
     def details(self, next_run_at: datetime | None) -> JobDetails:
         """The job's frozen details."""
-        counts = self.counts
+        counts = self.counts or {}
         return JobDetails(
             id=self.id,
             name=self.name,
@@ -180,16 +182,16 @@ class Job:
             attempt=self.attempt,
             runs=self.runs,
             counts=OutcomeCounts(
-                succeeded=counts[Outcome.SUCCEEDED],
-                failed=counts[Outcome.FAILED],
-                errored=counts[Outcome.ERRORED],
-                timed_out=counts[Outcome.TIMED_OUT],
-                cancelled=counts[Outcome.CANCELLED],
+                succeeded=counts.get(Outcome.SUCCEEDED, 0),
+                failed=counts.get(Outcome.FAILED, 0),
+                errored=counts.get(Outcome.ERRORED, 0),
+                timed_out=counts.get(Outcome.TIMED_OUT, 0),
+                cancelled=counts.get(Outcome.CANCELLED, 0),
             ),
             misfires=self.misfires,
             trigger_pending=self.trigger_pending or self.soon_kind is RunKind.TRIGGER,
             added_at=self.added_at,
-            last_runs=tuple(self.history),
+            last_runs=tuple(self.history or ()),
             error=self.error,
             quarantine_after=self.quarantine_after,
             consecutive_failures=self.consecutive_failures,

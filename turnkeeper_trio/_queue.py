@@ -160,10 +160,11 @@ class IndexedHeapQueue(JobQueue):
     def __repr__(self) -> str:
         return f"IndexedHeapQueue(len={len(self._heap)})"
 
-    def _sift_up(self, index: int) -> None:
+    def _sift_up(self, index: int, top: int = 0) -> None:
+        """Move the entry at *index* up towards *top* until its parent is not later."""
         heap, pos = self._heap, self._pos
         entry = heap[index]
-        while index > 0:
+        while index > top:
             parent = (index - 1) >> 1
             above = heap[parent]
             if entry < above:
@@ -176,25 +177,28 @@ class IndexedHeapQueue(JobQueue):
         pos[entry[2]] = index
 
     def _sift_down(self, index: int) -> None:
+        """Restore the heap below *index*.
+
+        As in the standard library's ``heapq``: move the hole down to a leaf along the
+        earlier children (one comparison per level), then sift the entry up from there.
+        The entry usually belongs near the bottom, so this halves the comparisons.
+        """
         heap, pos = self._heap, self._pos
         size = len(heap)
         entry = heap[index]
-        while True:
-            child = 2 * index + 1
-            if child >= size:
-                break
+        top = index
+        child = 2 * index + 1
+        while child < size:
             right = child + 1
-            if right < size and heap[right] < heap[child]:
+            if right < size and not heap[child] < heap[right]:
                 child = right
             below = heap[child]
-            if below < entry:
-                heap[index] = below
-                pos[below[2]] = index
-                index = child
-            else:
-                break
+            heap[index] = below
+            pos[below[2]] = index
+            index = child
+            child = 2 * index + 1
         heap[index] = entry
-        pos[entry[2]] = index
+        self._sift_up(index, top)
 
     def push(self, key: int, due: float) -> None:
         """Insert *key*, or move it in place if it is already queued."""
@@ -222,8 +226,10 @@ class IndexedHeapQueue(JobQueue):
             return
         heap[index] = last
         self._pos[last[2]] = index
-        self._sift_up(index)
-        self._sift_down(self._pos[last[2]])
+        if index and last < heap[(index - 1) >> 1]:
+            self._sift_up(index)
+        else:
+            self._sift_down(index)
 
     def peek(self) -> tuple[float, int] | None:
         """Return the earliest entry."""

@@ -1,0 +1,78 @@
+"""Where dispatch time goes: cProfile of the throughput workload, against the floor.
+
+The figure that explains the gap to the floor is the number of Python function calls per
+job: the floor makes about a hundred (two channel hops); turnkeeper_trio, with a third hop
+(the staging buffer), a cancel scope per attempt, records, metrics and planning, makes
+several times as many, and in CPython time goes roughly with calls.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+from pathlib import Path
+
+import trio
+
+import turnkeeper_trio as tk
+
+from .bench_dispatch import floor, turnkeeper
+
+N = 20_000
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _profile(fn: object, *args: object) -> pstats.Stats:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    trio.run(fn, *args)  # type: ignore[arg-type]
+    profiler.disable()
+    return pstats.Stats(profiler)
+
+
+def _total_calls(stats: pstats.Stats) -> int:
+    return sum(entry[1] for entry in stats.stats.values())  # type: ignore[attr-defined]
+
+
+def _by_area(stats: pstats.Stats) -> dict[str, float]:
+    """Own time (tottime) summed by where the code lives."""
+    areas: dict[str, float] = {}
+    for (filename, _, _), entry in stats.stats.items():  # type: ignore[attr-defined]
+        path = filename.replace("\\", "/")
+        if path.startswith("<attrs generated methods turnkeeper_trio"):
+            area = "building records (attrs-generated `__init__`)"
+        elif "/turnkeeper_trio/" in path:
+            area = "turnkeeper_trio/" + path.rsplit("/", 1)[1]
+        elif "/trio/" in path:
+            area = "trio (channels, cancel scopes, run loop)"
+        else:
+            area = "other (stdlib, attrs, builtins)"
+        areas[area] = areas.get(area, 0.0) + entry[2]
+    return areas
+
+
+def report() -> str:
+    """Calls per job and own time by module, for the floor and for turnkeeper_trio."""
+    floor_stats = _profile(floor, N)
+    ours = _profile(turnkeeper, N, tk.IndexedHeapQueue())
+    floor_calls, our_calls = _total_calls(floor_stats) / N, _total_calls(ours) / N
+    areas = _by_area(ours)
+    total = sum(areas.values())
+    lines = [
+        f"### Profile of the throughput workload (cProfile, N = {N:,}, IndexedHeapQueue)",
+        "",
+        f"Python function calls per job: raw-Trio floor {floor_calls:.0f}, "
+        f"turnkeeper_trio {our_calls:.0f} ({our_calls / floor_calls:.1f}x).",
+        "",
+        "| where the time is spent (own time) | share |",
+        "|---|---:|",
+    ]
+    for area, seconds in sorted(areas.items(), key=lambda item: -item[1])[:12]:
+        path = area.replace("turnkeeper_trio/", "")
+        label = f"`{path}`" if area.startswith("turnkeeper_trio/") else area
+        lines.append(f"| {label} | {100 * seconds / total:.0f} % |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(report())
