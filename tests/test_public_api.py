@@ -29,6 +29,31 @@ def test_every_public_name_is_exported_and_documented(module: object) -> None:
                     assert inspect.getdoc(member), f"{name}.{attr} has no docstring"
 
 
+def _has_example(obj: object) -> bool:
+    doc = inspect.getdoc(obj) or ""
+    return "Example::" in doc or ">>>" in doc
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
+def test_every_public_name_shows_an_example(module: object) -> None:
+    missing = [
+        name
+        for name in module.__all__  # type: ignore[attr-defined]
+        if not inspect.ismodule(getattr(module, name)) and not _has_example(getattr(module, name))
+    ]
+    assert missing == []
+
+
+def test_every_scheduler_method_shows_an_example() -> None:
+    missing = [
+        name
+        for name, member in vars(tk.Scheduler).items()
+        if not name.startswith("_")
+        and not _has_example(member.fget if isinstance(member, property) else member)
+    ]
+    assert missing == []
+
+
 def test_implementation_modules_are_private() -> None:
     public_modules = {"abc", "testing", "prometheus"}
     for name in dir(tk):

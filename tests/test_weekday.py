@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -73,3 +74,13 @@ def test_fall_back_fires_once_at_the_first_occurrence() -> None:
 def test_invalid_times_are_rejected(times: object, message: str) -> None:
     with pytest.raises(tk.InvalidSchedule, match=message):
         tk.WeekdayTimes(times)  # type: ignore[arg-type]
+
+
+def test_repr_reads_like_the_constructor_call_and_round_trips() -> None:
+    schedule = tk.WeekdayTimes([("fri", "17:30:15"), ("mon", "09:00")], tz=PARIS)
+    text = repr(schedule)
+    assert text == (
+        "WeekdayTimes([('mon', '09:00:00'), ('fri', '17:30:15')], "
+        "tz=zoneinfo.ZoneInfo(key='Europe/Paris'))"
+    )
+    assert eval(text, {"WeekdayTimes": tk.WeekdayTimes, "zoneinfo": zoneinfo}) == schedule

@@ -38,14 +38,27 @@ __all__ = [
 
 @attrs.frozen
 class Event:
-    """Base class of every event: ``at`` is the scheduler's wall-clock time of the event."""
+    """Base class of every event: ``at`` is the scheduler's wall-clock time of the event.
+
+    Example::
+
+        with s.subscribe() as events:          # every event type
+            async for event in events:
+                print(type(event).__name__, event.at)
+    """
 
     at: datetime
 
 
 @attrs.frozen
 class JobAdded(Event):
-    """A job was taken in by the coordinator."""
+    """A job was taken in by the coordinator.
+
+    Example::
+
+        async for event in s.subscribe(tk.JobAdded):
+            print(f"{event.name} added as {event.job_id}")
+    """
 
     job_id: JobId
     name: str
@@ -53,7 +66,13 @@ class JobAdded(Event):
 
 @attrs.frozen
 class JobUpdated(Event):
-    """``update_job`` changed the fields named in ``changed``."""
+    """``update_job`` changed the fields named in ``changed``.
+
+    Example::
+
+        async for event in s.subscribe(tk.JobUpdated):
+            print(f"{event.job_id} changed: {', '.join(event.changed)}")
+    """
 
     job_id: JobId
     changed: tuple[str, ...]
@@ -61,14 +80,27 @@ class JobUpdated(Event):
 
 @attrs.frozen
 class JobCancelled(Event):
-    """The job was cancelled."""
+    """The job was cancelled.
+
+    Example::
+
+        async for event in s.subscribe(tk.JobCancelled):
+            forget(event.job_id)
+    """
 
     job_id: JobId
 
 
 @attrs.frozen
 class JobPaused(Event):
-    """The job was paused, by ``pause_job`` or by its quarantine (``quarantined``)."""
+    """The job was paused, by ``pause_job`` or by its quarantine (``quarantined``).
+
+    Example::
+
+        async for event in s.subscribe(tk.JobPaused):
+            if event.quarantined:
+                alert(f"{event.job_id} keeps failing and was paused")
+    """
 
     job_id: JobId
     quarantined: bool = False
@@ -76,21 +108,39 @@ class JobPaused(Event):
 
 @attrs.frozen
 class JobResumed(Event):
-    """The job was resumed."""
+    """The job was resumed.
+
+    Example::
+
+        async for event in s.subscribe(tk.JobResumed):
+            print(f"{event.job_id} resumed")
+    """
 
     job_id: JobId
 
 
 @attrs.frozen
 class JobCompleted(Event):
-    """The job's schedule or lifetime ended its lineage."""
+    """The job's schedule or lifetime ended its lineage.
+
+    Example::
+
+        async for event in s.subscribe(tk.JobCompleted):
+            print(f"{event.job_id} has no more runs")
+    """
 
     job_id: JobId
 
 
 @attrs.frozen
 class JobFailed(Event):
-    """The job's own schedule or policy raised; it will not run again."""
+    """The job's own schedule or policy raised; it will not run again.
+
+    Example::
+
+        async for event in s.subscribe(tk.JobFailed):
+            alert(f"{event.job_id} stopped: {event.error.type}: {event.error.message}")
+    """
 
     job_id: JobId
     error: ErrorInfo
@@ -98,7 +148,13 @@ class JobFailed(Event):
 
 @attrs.frozen
 class RunStarted(Event):
-    """An attempt started."""
+    """An attempt started.
+
+    Example::
+
+        async for event in s.subscribe(tk.RunStarted):
+            print(f"{event.job_id} run {event.run_id} attempt {event.attempt}")
+    """
 
     job_id: JobId
     run_id: int
@@ -108,7 +164,14 @@ class RunStarted(Event):
 
 @attrs.frozen
 class RunFinished(Event):
-    """An attempt ended, with its outcome."""
+    """An attempt ended, with its outcome.
+
+    Example::
+
+        async for event in s.subscribe(tk.RunFinished):
+            if event.outcome is not tk.Outcome.SUCCEEDED:
+                await page_someone(event)
+    """
 
     job_id: JobId
     run_id: int
@@ -120,7 +183,13 @@ class RunFinished(Event):
 
 @attrs.frozen
 class RetryScheduled(Event):
-    """A failed attempt will be retried after ``delay`` seconds."""
+    """A failed attempt will be retried after ``delay`` seconds.
+
+    Example::
+
+        async for event in s.subscribe(tk.RetryScheduled):
+            print(f"{event.job_id}: attempt {event.attempt} in {event.delay:.1f} s")
+    """
 
     job_id: JobId
     attempt: int
@@ -129,7 +198,13 @@ class RetryScheduled(Event):
 
 @attrs.frozen
 class Misfired(Event):
-    """``count`` occurrences from ``due`` on were skipped or coalesced."""
+    """``count`` occurrences from ``due`` on were skipped or coalesced.
+
+    Example::
+
+        async for event in s.subscribe(tk.Misfired):
+            print(f"{event.job_id} missed {event.count} run(s) from {event.due}")
+    """
 
     job_id: JobId
     count: int
@@ -138,14 +213,26 @@ class Misfired(Event):
 
 @attrs.frozen
 class ClockJumped(Event):
-    """The wall clock moved by ``seconds`` relative to Trio's clock."""
+    """The wall clock moved by ``seconds`` relative to Trio's clock.
+
+    Example::
+
+        async for event in s.subscribe(tk.ClockJumped):
+            log.warning("wall clock moved %+.0f s", event.seconds)
+    """
 
     seconds: float
 
 
 @attrs.frozen
 class ShutdownStarted(Event):
-    """The scheduler began shutting down; the subscription ends when it has stopped."""
+    """The scheduler began shutting down; the subscription ends when it has stopped.
+
+    Example::
+
+        async for event in s.subscribe(tk.ShutdownStarted):
+            print("shutting down", "(forced)" if event.forced else "(graceful)")
+    """
 
     forced: bool
 

@@ -32,28 +32,84 @@ __all__ = [
 
 
 class TurnKeeperError(Exception):
-    """Base class of every error raised by turnkeeper_trio itself."""
+    """Base class of every error raised by turnkeeper_trio itself.
+
+    Example::
+
+        try:
+            await s.cancel_job(job)
+        except tk.TurnKeeperError as exc:   # any of this library's own errors
+            log.warning("could not cancel %s: %s", job, exc)
+    """
 
 
 class StagingFull(TurnKeeperError, trio.WouldBlock):
-    """``try_add_job`` found the staging buffer full; use ``add_job`` to wait for room."""
+    """``try_add_job`` found the staging buffer full; use ``add_job`` to wait for room.
+
+    Example::
+
+        try:
+            s.try_add_job(tk.Once(when), send)
+        except tk.StagingFull:
+            await s.add_job(tk.Once(when), send)   # or shed the load
+    """
 
 
 class SchedulerClosed(TurnKeeperError, trio.ClosedResourceError):
-    """The scheduler has begun shutting down, or has stopped; it accepts no more changes."""
+    """The scheduler has begun shutting down, or has stopped; it accepts no more changes.
+
+    Example::
+
+        try:
+            await s.add_job(tk.Once(when), send)
+        except tk.SchedulerClosed:
+            ...   # shutting down: the job was not accepted
+    """
 
 
 class JobNotFound(TurnKeeperError, LookupError):
-    """No job with this id is known to the scheduler (or it has aged out of retention)."""
+    """No job with this id is known to the scheduler (or it has aged out of retention).
+
+    Example::
+
+        try:
+            s.get_job_details(job)
+        except tk.JobNotFound:
+            ...   # never added here, or finished long enough ago to have aged out
+    """
 
 
 class JobFinished(JobNotFound):
-    """The job has completed or was cancelled, so it can no longer be changed or triggered."""
+    """The job has completed or was cancelled, so it can no longer be changed or triggered.
+
+    Example::
+
+        try:
+            await s.trigger_job(job)
+        except tk.JobFinished:
+            ...   # it completed or was cancelled: nothing to trigger
+    """
 
 
 class InvalidSchedule(TurnKeeperError, ValueError):
-    """A schedule's definition is invalid; the message names the part at fault."""
+    """A schedule's definition is invalid; the message names the part at fault.
+
+    Example::
+
+        try:
+            tk.Cron("0 0 30 2 *")
+        except tk.InvalidSchedule as exc:
+            print(exc)   # says the expression can never fire
+    """
 
 
 class InvalidArgument(TurnKeeperError, ValueError):
-    """An argument is outside its accepted range; the message names it and the range."""
+    """An argument is outside its accepted range; the message names it and the range.
+
+    Example::
+
+        try:
+            await s.add_job(tk.Interval(60), poll, timeout=-1)
+        except tk.InvalidArgument as exc:
+            print(exc)   # timeout must be positive ..., got -1
+    """

@@ -17,6 +17,13 @@ class Lifetime(ABC):
 
     The coordinator asks :meth:`allows` before scheduling each regular occurrence; when it
     answers ``False`` the job is *completed*.  A schedule with no next fire also completes it.
+
+    Example::
+
+        @attrs.frozen
+        class Weekdays(tk.abc.Lifetime):
+            def allows(self, *, runs: int, next_fire: datetime) -> bool:
+                return next_fire.weekday() < 5   # the lineage ends at its first weekend run
     """
 
     __slots__ = ()
@@ -34,7 +41,12 @@ class Lifetime(ABC):
 
 @attrs.frozen
 class Forever(Lifetime):
-    """The default: the lineage lives until cancelled or until its schedule has no next time."""
+    """The default: the lineage lives until cancelled or until its schedule has no next time.
+
+    Example::
+
+        await s.add_job(tk.Cron("0 * * * *"), sync, lifetime=tk.Forever())   # the default
+    """
 
     def allows(self, *, runs: int, next_fire: datetime) -> bool:
         """Always ``True``."""

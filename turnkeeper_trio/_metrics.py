@@ -125,6 +125,12 @@ class MetricsSnapshot:
         queue_stale_entries: stale entries held by a ``HeapQueue``.
         run_duration: seconds from start to end of attempts (Trio clock).
         dispatch_lateness: seconds from an occurrence's due instant to its start (wall clock).
+
+    Example::
+
+        m = s.get_metrics_snapshot()
+        print(m.runs_succeeded, m.runs_errored, m.workers_active, "/", m.workers_max)
+        print("p99 lateness <=", m.dispatch_lateness.quantile(0.99), "s")
     """
 
     jobs_submitted: int

@@ -33,6 +33,11 @@ class MisfireDecision:
         skipped: how many occurrences are dropped (counted in ``misfires``).
         next_due: when nothing runs, the next occurrence to queue (``None``: the schedule
             has no more).
+
+    Example::
+
+        MisfireDecision(run_for=due, skipped=0)          # run the late occurrence now
+        MisfireDecision(None, skipped=1, next_due=later)  # skip it, wait for `later`
     """
 
     run_for: datetime | None
@@ -45,7 +50,16 @@ def _grace(value: object) -> float | None:
 
 
 class MisfirePolicy(ABC):
-    """Decides which late occurrences run. See :class:`Coalesce` and :class:`CatchUp`."""
+    """Decides which late occurrences run. See :class:`Coalesce` and :class:`CatchUp`.
+
+    Example::
+
+        @attrs.frozen
+        class SkipLate(tk.abc.MisfirePolicy):
+            grace: float | None = None
+            def decide(self, schedule, due, now):
+                return MisfireDecision(None, 1, schedule.next_after(now))
+    """
 
     __slots__ = ()
 

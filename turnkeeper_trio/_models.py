@@ -53,6 +53,11 @@ class JobState(enum.Enum):
     ``CANCELLED``, ``COMPLETED`` and ``FAILED`` are final; ``FAILED`` means the job's own
     schedule, retry or lifetime policy raised, so the scheduler could not plan its next run
     (``JobDetails.error`` says what was raised).
+
+    Example::
+
+        if s.get_job_details(job).state is tk.JobState.PAUSED:
+            await s.resume_job(job)
     """
 
     STAGED = "staged"
@@ -75,6 +80,12 @@ class Outcome(enum.Enum):
     ``FAILED``: the job returned ``False``. ``ERRORED``: it raised an ``Exception``.
     ``TIMED_OUT``: it ran past its ``timeout``. ``CANCELLED``: it was interrupted or the
     scheduler shut down under it.  Failed, errored and timed-out attempts are retried.
+
+    Example::
+
+        last = s.get_job_details(job).last_runs[-1]
+        if last.outcome is tk.Outcome.TIMED_OUT:
+            ...
     """
 
     SUCCEEDED = "succeeded"
@@ -91,7 +102,14 @@ class Outcome(enum.Enum):
 
 @attrs.frozen
 class ErrorInfo:
-    """What a job raised: the exception's type, message and formatted traceback."""
+    """What a job raised: the exception's type, message and formatted traceback.
+
+    Example::
+
+        error = s.get_job_details(job).last_runs[-1].error
+        if error is not None:
+            print(error.type, error.message)   # 'ValueError' 'bad row 12'
+    """
 
     type: str
     message: str
@@ -104,6 +122,11 @@ class RunRecord:
 
     ``scheduled_for`` is the occurrence's instant; ``started_at``/``finished_at`` are read
     from the scheduler's wall clock; ``duration`` is measured on Trio's clock.
+
+    Example::
+
+        for record in s.get_job_details(job).last_runs:
+            print(record.run_id, record.attempt, record.outcome.value, f"{record.duration:.3f} s")
     """
 
     run_id: int
@@ -119,7 +142,13 @@ class RunRecord:
 
 @attrs.frozen
 class OutcomeCounts:
-    """How many attempts of a job ended in each way."""
+    """How many attempts of a job ended in each way.
+
+    Example::
+
+        counts = s.get_job_details(job).counts
+        print(f"{counts.succeeded} ok, {counts.failed + counts.errored} bad")
+    """
 
     succeeded: int = 0
     failed: int = 0
@@ -135,7 +164,13 @@ class OutcomeCounts:
 
 @attrs.frozen
 class JobSummary:
-    """One line of ``list_all_jobs()``."""
+    """One line of ``list_all_jobs()``.
+
+    Example::
+
+        for summary in s.list_all_jobs():
+            print(summary.id, summary.name, summary.state.value, summary.next_run_at)
+    """
 
     id: JobId
     name: str
@@ -158,6 +193,13 @@ class JobDetails:
         quarantine_after: the job is paused after this many failed occurrences in a row.
         consecutive_failures: failed occurrences in a row so far (a success resets it).
         quarantined: the job was paused by its quarantine (``resume_job`` lifts it).
+
+    Example::
+
+        details = s.get_job_details(job)
+        print(details.state, details.next_run_at, details.counts.errored)
+        for record in details.last_runs:
+            print(record.outcome, record.duration)
     """
 
     id: JobId
@@ -184,7 +226,14 @@ class JobDetails:
 
 @attrs.frozen
 class JobContext:
-    """What a running job can know about itself: see :func:`current_job`."""
+    """What a running job can know about itself: see :func:`current_job`.
+
+    Example::
+
+        async def job() -> None:
+            ctx = tk.current_job()
+            log.info("%s attempt %d for %s", ctx.name, ctx.attempt, ctx.scheduled_for)
+    """
 
     job_id: JobId
     name: str

@@ -29,7 +29,15 @@ __all__ = ["HeapQueue", "IndexedHeapQueue", "JobQueue"]
 
 
 class JobQueue(ABC):
-    """Protocol of a queue strategy. One instance serves one scheduler."""
+    """Protocol of a queue strategy. One instance serves one scheduler.
+
+    Example::
+
+        class FifoQueue(tk.abc.JobQueue):   # implement push, remove, peek, pop, ...
+            ...
+
+        tk.open_scheduler(max_workers=4, queue=FifoQueue())
+    """
 
     __slots__ = ("_owner",)
 
@@ -82,6 +90,11 @@ class HeapQueue(JobQueue):
     """A binary heap with lazy deletion: O(1) cancel, stale entries dropped at the front.
 
     Best when cancellations and updates are rare compared to runs.
+
+    Example::
+
+        async with tk.open_scheduler(max_workers=8, queue=tk.HeapQueue()) as s:
+            ...   # O(1) cancel; watch get_metrics_snapshot().queue_stale_entries
     """
 
     __slots__ = ("_counter", "_heap", "_live")
@@ -146,6 +159,11 @@ class IndexedHeapQueue(JobQueue):
 
     The default: memory stays proportional to the live jobs however many are cancelled or
     updated.
+
+    Example::
+
+        async with tk.open_scheduler(max_workers=8, queue=tk.IndexedHeapQueue()) as s:
+            ...   # the default: eager O(log n) cancel and update
     """
 
     __slots__ = ("_counter", "_heap", "_pos")

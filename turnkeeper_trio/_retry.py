@@ -20,6 +20,13 @@ class RetryPolicy(ABC):
     Retries are further attempts of the *same* occurrence; once the policy gives up, the job
     moves on to its next regular occurrence.  Delays are measured on Trio's clock, so wall-clock
     jumps never shorten or stretch them.
+
+    Example::
+
+        @attrs.frozen
+        class ThreeQuickTries(tk.abc.RetryPolicy):
+            def next_delay(self, failed_attempt: int) -> float | None:
+                return 0.5 if failed_attempt < 3 else None
     """
 
     __slots__ = ()

@@ -76,6 +76,15 @@ class Scheduler:
     (:meth:`get_job_details`, :meth:`list_all_jobs`, :meth:`get_metrics_snapshot`) never block,
     so they are plain methods, like ``statistics()`` in Trio.  The arguments are described in
     :func:`open_scheduler`.
+
+    Example::
+
+        async with trio.open_nursery() as nursery:
+            scheduler = tk.Scheduler(max_workers=4)
+            await nursery.start(scheduler.run)
+            await scheduler.add_job(tk.Interval(30), poll)
+            ...
+            await scheduler.shutdown_graceful(timeout=10)
     """
 
     def __init__(
@@ -150,7 +159,13 @@ class Scheduler:
 
     @property
     def closing(self) -> bool:
-        """Whether shutdown has begun (mutating calls then raise ``SchedulerClosed``)."""
+        """Whether shutdown has begun (mutating calls then raise ``SchedulerClosed``).
+
+        Example::
+
+            if not s.closing:
+                await s.add_job(tk.Once(when), send)
+        """
         return self._coordinator.closing
 
     # ------------------------------------------------------------------ lifetime
@@ -165,6 +180,11 @@ class Scheduler:
 
         Raises:
             RuntimeError: the scheduler was already started.
+
+        Example::
+
+            scheduler = tk.Scheduler(max_workers=4)
+            await nursery.start(scheduler.run)
         """
         if self._started:
             raise RuntimeError("this Scheduler has already been started; make a new one")
@@ -279,6 +299,12 @@ class Scheduler:
             async with tk.open_scheduler(max_workers=4) as s:
                 await s.add_job(...)
                 await s.wait_stopped()
+
+        Example::
+
+            async with tk.open_scheduler(max_workers=4) as s:
+                await s.add_job(tk.Cron("*/5 * * * *"), poll)
+                await s.wait_stopped()   # until a job, a signal handler, ... shuts it down
         """
         await self._done.wait()
 
@@ -291,6 +317,10 @@ class Scheduler:
 
         Idempotent; a later call may shorten the timeout.  Called from inside one of this
         scheduler's jobs, it starts the shutdown and returns at once.
+
+        Example::
+
+            await s.shutdown_graceful(timeout=30)   # running jobs get 30 s to finish
         """
         seconds = check_optional_seconds("timeout", timeout, allow_zero=True)
         self._request_shutdown(force=False, timeout=seconds)
@@ -303,6 +333,10 @@ class Scheduler:
             timeout: the most seconds to wait for jobs to unwind; ``None``: wait.
 
         Idempotent; it also cuts short a graceful shutdown in progress.
+
+        Example::
+
+            await s.shutdown_force(timeout=5)   # cancel running jobs; wait 5 s at most
         """
         seconds = check_optional_seconds("timeout", timeout, allow_zero=True)
         self._request_shutdown(force=True)
@@ -421,6 +455,13 @@ class Scheduler:
 
         Raises:
             StagingFull: the staging buffer is full (counted in ``staging_rejected``).
+
+        Example::
+
+            try:
+                job = s.try_add_job(tk.Once(when), send, order_id)
+            except tk.StagingFull:
+                return 503   # tell the client to come back later
         """
         spec = self._spec(
             schedule, async_fn, args, name, retry, timeout, lifetime, misfire, quarantine_after
@@ -457,6 +498,11 @@ class Scheduler:
 
         Raises:
             JobNotFound: no such job.
+
+        Example::
+
+            await s.cancel_job(job)                    # no more runs; a running one finishes
+            await s.cancel_job(job, interrupt=True)     # ... or is cancelled now
         """
         (await self._command()).cancel(job_id, interrupt=bool(interrupt))
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -471,6 +517,11 @@ class Scheduler:
 
         Raises:
             JobNotFound: no such job.
+
+        Example::
+
+            if await s.interrupt_job(job):
+                print("the running attempt was cancelled; the schedule goes on")
         """
         interrupted = (await self._command()).interrupt(job_id)
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -499,6 +550,10 @@ class Scheduler:
         Raises:
             JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
             TypeError, InvalidArgument: as for :meth:`add_job`.
+
+        Example::
+
+            await s.update_job(job, schedule=tk.Interval.minutes(1), timeout=20)
         """
         changes: dict[str, object] = {}
         if not isinstance(schedule, _Unset):
@@ -538,6 +593,10 @@ class Scheduler:
 
         Raises:
             JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
+
+        Example::
+
+            await s.trigger_job(job)   # run once now, outside the schedule
         """
         (await self._command()).trigger(job_id)
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -547,12 +606,21 @@ class Scheduler:
 
         Occurrences that fall while paused are skipped (not misfires); a pending retry is
         dropped.  Idempotent.
+
+        Example::
+
+            await s.pause_job(job)     # no runs until resume_job
         """
         (await self._command()).pause(job_id)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def resume_job(self, job_id: JobId) -> None:
-        """Resume a paused job: its next run is computed from now.  Idempotent."""
+        """Resume a paused job: its next run is computed from now.  Idempotent.
+
+        Example::
+
+            await s.resume_job(job)    # next run planned from now
+        """
         (await self._command()).resume(job_id)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
@@ -587,15 +655,32 @@ class Scheduler:
 
         Raises:
             JobNotFound: no such job (or it has aged out of the finished-job retention).
+
+        Example::
+
+            details = s.get_job_details(job)
+            print(details.state.value, details.next_run_at)
         """
         return self._coordinator.details(job_id)
 
     def list_all_jobs(self) -> list[JobSummary]:
-        """Return a summary of every known job (live, and finished ones still retained)."""
+        """Return a summary of every known job (live, and finished ones still retained).
+
+        Example::
+
+            for summary in s.list_all_jobs():
+                print(summary.name, summary.state.value, summary.next_run_at)
+        """
         return self._coordinator.summaries()
 
     def get_metrics_snapshot(self) -> MetricsSnapshot:
-        """Return the current metrics.  O(1); works after shutdown too."""
+        """Return the current metrics.  O(1); works after shutdown too.
+
+        Example::
+
+            m = s.get_metrics_snapshot()
+            print(m.runs_started, m.runs_errored, m.misfires)
+        """
         return self._coordinator.snapshot(self._staging_send.statistics().current_buffer_used)
 
 

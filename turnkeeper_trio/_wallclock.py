@@ -16,6 +16,14 @@ class WallClock(Protocol):
 
     Schedules are evaluated against this clock; everything relative (retry delays, timeouts,
     sleeping) uses Trio's clock.  Inject one with ``open_scheduler(wall_clock=...)``.
+
+    Example::
+
+        class ShiftedClock:
+            def now(self) -> datetime:
+                return datetime.now(UTC) + timedelta(hours=1)
+
+        tk.open_scheduler(max_workers=2, wall_clock=ShiftedClock())
     """
 
     def now(self) -> datetime:
@@ -25,7 +33,12 @@ class WallClock(Protocol):
 
 @attrs.frozen
 class SystemWallClock:
-    """The operating system's clock, in UTC. The default."""
+    """The operating system's clock, in UTC. The default.
+
+    Example::
+
+        tk.open_scheduler(max_workers=4, wall_clock=tk.SystemWallClock())   # the default
+    """
 
     def now(self) -> datetime:
         """Return ``datetime.now(UTC)``."""

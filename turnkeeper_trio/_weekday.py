@@ -111,6 +111,10 @@ class WeekdayTimes(Schedule):
     def _group(self) -> tuple[tuple[time, ...], ...]:
         return tuple(tuple(sorted(t for wd, t in self.times if wd == day)) for day in range(7))
 
+    def __repr__(self) -> str:
+        listed = ", ".join(f"({_DAY_NAMES[day]!r}, {at.isoformat()!r})" for day, at in self.times)
+        return f"WeekdayTimes([{listed}], tz={self.tz!r})"
+
     @classmethod
     def every_day(cls, *at: time | str, tz: tzinfo = UTC) -> WeekdayTimes:
         """Fire every day at each of the wall times *at*.

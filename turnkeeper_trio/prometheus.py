@@ -70,6 +70,11 @@ class SchedulerCollector(Collector):
         schedulers: a mapping from label value to scheduler, or a single scheduler (labelled
             ``"default"``).
         namespace: the prefix of every metric name.
+
+    Example::
+
+        from prometheus_client import REGISTRY
+        REGISTRY.register(SchedulerCollector({"reports": scheduler}))
     """
 
     def __init__(
