@@ -1,4 +1,4 @@
-"""Developer tasks: `nox -s tests`, `nox -s lint`, `nox -s typecheck`, `nox -s demo`."""
+"""Developer tasks: `nox -s tests`, `lint`, `typecheck`, `docs`, `demo`, `bench` and more."""
 
 from __future__ import annotations
 
@@ -11,19 +11,21 @@ nox.options.error_on_missing_interpreters = False
 PYTHON = None  # the interpreter nox itself runs on (3.11+)
 #: The comparison baseline and the plotting library: benchmark-only dev tools.
 BENCH_DEPS = ("apscheduler==4.0.0a6", "matplotlib>=3.8")
+#: The documentation site generator: a docs-only dev tool.
+DOCS_DEPS = ("mkdocs>=1.6,<2", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26")
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Run the test suite (pass pytest arguments after `--`)."""
-    session.install("-e", ".[test,prometheus]")
+    session.install("-e", ".[test,prometheus,web]")
     session.run("pytest", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def thorough(session: nox.Session) -> None:
     """The property and model tests with 10,000 random examples each (not run in CI)."""
-    session.install("-e", ".[test,prometheus]")
+    session.install("-e", ".[test,prometheus,web]")
     session.env["TURNKEEPER_HYPOTHESIS_PROFILE"] = "thorough"
     session.run("pytest", "-q", *session.posargs)
 
@@ -56,8 +58,17 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests, the examples and the benchmarks."""
-    session.install("-e", ".[test,prometheus]", "mypy>=1.10", "types-croniter", "nox", *BENCH_DEPS)
+    session.install(
+        "-e", ".[test,prometheus,web]", "mypy>=1.10", "types-croniter", "nox", *BENCH_DEPS
+    )
     session.run("mypy", "--strict")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site into site/ (warnings are errors)."""
+    session.install("-e", ".[prometheus]", *DOCS_DEPS)
+    session.run("mkdocs", "build", "--strict", "--quiet", env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session(python=PYTHON)
