@@ -4,8 +4,8 @@ Each measurement runs in a fresh process (``python -m benchmarks.bench_scale SYS
 so that resident memory is not shared between them:
 
 - ``plain``: the add rate, resident memory per job, CPU used while idle for 5 s with every
-  job pending, then the time to cancel a tenth of the jobs (100,000) and to update another tenth (a new
-  schedule, so each moves in the queue);
+  job pending, then the time to cancel a tenth of the jobs (100,000) and to update another
+  tenth (a new schedule, so each moves in the queue);
 - ``traced``: the same adds under ``tracemalloc``, for the Python heap per job (tracing slows
   the adds, which is why it is a separate run).
 

@@ -57,7 +57,8 @@ def rows() -> list[tuple[str, float, float | None]]:
     return out
 
 
-def report() -> str:
+def report(measured: list[tuple[str, float, float | None]] | None = None) -> str:
+    """The table of *measured* rows (measured now if not given)."""
     lines = [
         "### `next_after` (µs per call, best of 5; lower is better; target ≤ 100 µs)",
         "",
@@ -66,7 +67,7 @@ def report() -> str:
         "| schedule | turnkeeper_trio | croniter `get_next` (baseline) | ratio |",
         "|---|---:|---:|---:|",
     ]
-    for name, ours, theirs in rows():
+    for name, ours, theirs in measured if measured is not None else rows():
         base = f"{theirs:.1f}" if theirs is not None else "n/a"
         ratio = f"{theirs / ours:.1f}x faster" if theirs is not None else ""
         lines.append(f"| `{name}` | {ours:.1f} | {base} | {ratio} |")
