@@ -19,13 +19,8 @@ async def report(label: str) -> None:
 async def main(seconds: float = 10, wall_clock: WallClock | None = None) -> None:
     async with tk.open_scheduler(max_workers=2, wall_clock=wall_clock) as scheduler:
         await scheduler.add_job(tk.Interval(2), report, "every 2 s")
-        await scheduler.add_job(
-            tk.Cron("*/5 * * * * *"),
-            report,
-            "cron, every 5 s",
-            retry=tk.ExponentialBackoff(max_retries=3),
-            timeout=60,
-        )
+        every_5s = tk.Cron("*/5 * * * * *")
+        await scheduler.add_job(every_5s, report, "cron", retry=tk.FixedDelay(3, 1), timeout=60)
         await trio.sleep(seconds)  # a service would `await scheduler.wait_stopped()`
     # Leaving the block is a graceful shutdown: running jobs finish first.
 
