@@ -101,6 +101,8 @@ def check_tz(name: str, value: object) -> tzinfo:
 
 def check_async_fn(name: str, fn: object) -> Callable[..., Any]:
     """Reject anything that is not an async callable, saying how to wrap a sync one."""
+    if iscoroutinefunction(fn):
+        return fn  # the common case: an `async def` function
     if not callable(fn):
         raise TypeError(f"{name} must be an async function, got {type_name(fn)} {fn!r}")
     target = fn
