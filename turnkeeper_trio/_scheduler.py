@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 import itertools
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import Any
 
 import trio
 
@@ -17,7 +16,7 @@ from ._events import Event, ShutdownStarted, Subscription
 from ._exceptions import SchedulerClosed, StagingFull
 from ._groups import collapse_single_group
 from ._job import JobSpec, Run
-from ._lifetime import Forever, Lifetime
+from ._lifetime import Lifetime
 from ._metrics import Metrics, MetricsSnapshot
 from ._misfire import Coalesce, MisfirePolicy
 from ._models import JobDetails, JobId, JobSummary
@@ -25,40 +24,21 @@ from ._outcome import Finished
 from ._queue import IndexedHeapQueue, JobQueue
 from ._retry import RetryPolicy
 from ._schedule import Schedule
-from ._validation import check_async_fn, check_int, check_optional_seconds, check_seconds
+from ._submission import (
+    UNSET,
+    Unset,
+    check_instance,
+    check_name,
+    check_quarantine,
+    check_submission,
+    default_name,
+    validate_changes,
+)
+from ._validation import check_int, check_optional_seconds, check_seconds
 from ._wallclock import SystemWallClock, WallClock
 from ._worker import Worker, running_in
 
 __all__ = ["Scheduler", "open_scheduler"]
-
-
-class _Unset(enum.Enum):
-    UNSET = enum.auto()
-
-
-_UNSET: Final = _Unset.UNSET
-
-
-def _check_instance(name: str, value: object, kind: type, example: str) -> None:
-    if not isinstance(value, kind):
-        raise TypeError(f"{name} must be a {kind.__name__} such as {example}, got {value!r}")
-
-
-def _check_name(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"name must be a str, got {type(value).__name__}")
-    return value
-
-
-def _check_quarantine(value: object) -> int | None:
-    return None if value is None else check_int("quarantine_after", value, minimum=1)
-
-
-def _default_name(fn: Callable[..., Any]) -> str:
-    target = fn
-    while hasattr(target, "func"):  # functools.partial
-        target = target.func
-    return str(getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(fn)))
 
 
 class Scheduler:
@@ -110,7 +90,7 @@ class Scheduler:
         check_int("finished_job_retention", finished_job_retention, minimum=0)
         if queue is None:
             queue = IndexedHeapQueue()
-        _check_instance("queue", queue, JobQueue, "IndexedHeapQueue()")
+        check_instance("queue", queue, JobQueue, "IndexedHeapQueue()")
         queue.claim(self)
         if wall_clock is None:
             wall_clock = SystemWallClock()
@@ -118,7 +98,7 @@ class Scheduler:
             raise TypeError(f"wall_clock must have a now() method, got {wall_clock!r}")
         if misfire is None:
             misfire = Coalesce()
-        _check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
+        check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
         self._wall_clock = wall_clock
         self._default_misfire = misfire
         self._staging_send, staging_receive = trio.open_memory_channel[JobSpec](staging_buffer_size)
@@ -357,21 +337,18 @@ class Scheduler:
         misfire: MisfirePolicy | None,
         quarantine_after: int | None,
     ) -> JobSpec:
-        _check_instance("schedule", schedule, Schedule, "Cron('0 9 * * MON-FRI')")
-        check_async_fn("async_fn", async_fn)
-        if retry is not None:
-            _check_instance("retry", retry, RetryPolicy, "ExponentialBackoff(max_retries=3)")
-        if lifetime is None:
-            lifetime = Forever()
-        _check_instance("lifetime", lifetime, Lifetime, "MaxRuns(10)")
-        if misfire is None:
-            misfire = self._default_misfire
-        _check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
+        lifetime, misfire = check_submission(
+            schedule,
+            async_fn,
+            retry,
+            lifetime,
+            self._default_misfire if misfire is None else misfire,
+        )
         if self.closing:
             raise SchedulerClosed("the scheduler is shutting down; it accepts no new jobs")
         return JobSpec(
             id=JobId(next(self._job_ids)),
-            name=_default_name(async_fn) if name is None else _check_name(name),
+            name=default_name(async_fn) if name is None else check_name(name),
             schedule=schedule,
             fn=async_fn,
             args=args,
@@ -379,7 +356,7 @@ class Scheduler:
             timeout=check_optional_seconds("timeout", timeout),
             lifetime=lifetime,
             misfire=misfire,
-            quarantine_after=_check_quarantine(quarantine_after),
+            quarantine_after=check_quarantine(quarantine_after),
             submitted_at=self._wall_clock.now(),
         )
 
@@ -531,15 +508,15 @@ class Scheduler:
         self,
         job_id: JobId,
         *,
-        schedule: Schedule | _Unset = _UNSET,
-        async_fn: Callable[..., Awaitable[object]] | _Unset = _UNSET,
-        args: tuple[Any, ...] | _Unset = _UNSET,
-        name: str | _Unset = _UNSET,
-        retry: RetryPolicy | _Unset | None = _UNSET,
-        timeout: float | _Unset | None = _UNSET,
-        lifetime: Lifetime | _Unset = _UNSET,
-        misfire: MisfirePolicy | _Unset = _UNSET,
-        quarantine_after: int | _Unset | None = _UNSET,
+        schedule: Schedule | Unset = UNSET,
+        async_fn: Callable[..., Awaitable[object]] | Unset = UNSET,
+        args: tuple[Any, ...] | Unset = UNSET,
+        name: str | Unset = UNSET,
+        retry: RetryPolicy | Unset | None = UNSET,
+        timeout: float | Unset | None = UNSET,
+        lifetime: Lifetime | Unset = UNSET,
+        misfire: MisfirePolicy | Unset = UNSET,
+        quarantine_after: int | Unset | None = UNSET,
     ) -> None:
         """Change a live job; only the arguments given change.
 
@@ -555,32 +532,17 @@ class Scheduler:
 
             await s.update_job(job, schedule=tk.Interval.minutes(1), timeout=20)
         """
-        changes: dict[str, object] = {}
-        if not isinstance(schedule, _Unset):
-            _check_instance("schedule", schedule, Schedule, "Cron('0 9 * * *')")
-            changes["schedule"] = schedule
-        if not isinstance(async_fn, _Unset):
-            changes["fn"] = check_async_fn("async_fn", async_fn)
-        if not isinstance(args, _Unset):
-            if not isinstance(args, tuple):
-                raise TypeError(f"args must be a tuple, got {type(args).__name__}")
-            changes["args"] = args
-        if not isinstance(name, _Unset):
-            changes["name"] = _check_name(name)
-        if not isinstance(retry, _Unset):
-            if retry is not None:
-                _check_instance("retry", retry, RetryPolicy, "FixedDelay(3, 10)")
-            changes["retry"] = retry
-        if not isinstance(timeout, _Unset):
-            changes["timeout"] = check_optional_seconds("timeout", timeout)
-        if not isinstance(lifetime, _Unset):
-            _check_instance("lifetime", lifetime, Lifetime, "MaxRuns(10)")
-            changes["lifetime"] = lifetime
-        if not isinstance(misfire, _Unset):
-            _check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
-            changes["misfire"] = misfire
-        if not isinstance(quarantine_after, _Unset):
-            changes["quarantine_after"] = _check_quarantine(quarantine_after)
+        changes = validate_changes(
+            schedule=schedule,
+            async_fn=async_fn,
+            args=args,
+            name=name,
+            retry=retry,
+            timeout=timeout,
+            lifetime=lifetime,
+            misfire=misfire,
+            quarantine_after=quarantine_after,
+        )
         (await self._command()).update(job_id, changes)
         await trio.lowlevel.cancel_shielded_checkpoint()
 

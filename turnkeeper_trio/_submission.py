@@ -1,0 +1,129 @@
+"""Checking what callers submit: new jobs (``add_job``) and changes (``update_job``).
+
+Everything here runs in the caller's task, before anything reaches the coordinator, so bad
+input fails at the call site with a typed error naming the argument.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from ._lifetime import Forever, Lifetime
+from ._misfire import MisfirePolicy
+from ._retry import RetryPolicy
+from ._schedule import Schedule
+from ._validation import check_async_fn, check_int, check_optional_seconds
+
+__all__ = [
+    "UNSET",
+    "Unset",
+    "check_instance",
+    "check_name",
+    "check_quarantine",
+    "check_submission",
+    "default_name",
+    "validate_changes",
+]
+
+
+class Unset(enum.Enum):
+    """The type of ``UNSET``: "this argument was not given" (``None`` is a real value)."""
+
+    UNSET = enum.auto()
+
+
+UNSET: Final = Unset.UNSET
+
+
+def check_instance(name: str, value: object, kind: type, example: str) -> None:
+    """Raise ``TypeError`` unless *value* is a *kind*; the message shows an *example*."""
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be a {kind.__name__} such as {example}, got {value!r}")
+
+
+def check_name(value: object) -> str:
+    """A job name must be a string."""
+    if not isinstance(value, str):
+        raise TypeError(f"name must be a str, got {type(value).__name__}")
+    return value
+
+
+def check_quarantine(value: object) -> int | None:
+    """``quarantine_after``: ``None`` or an int of at least 1."""
+    return None if value is None else check_int("quarantine_after", value, minimum=1)
+
+
+def default_name(fn: Callable[..., Any]) -> str:
+    """A job's name when none is given: its function's qualified name."""
+    target = fn
+    while hasattr(target, "func"):  # functools.partial
+        target = target.func
+    return str(getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(fn)))
+
+
+def check_submission(
+    schedule: object,
+    async_fn: object,
+    retry: object,
+    lifetime: object,
+    misfire: object,
+) -> tuple[Lifetime, MisfirePolicy]:
+    """Check the strategy arguments of ``add_job``; return the lifetime and misfire policy.
+
+    *misfire* is the job's own or, when it gave none, the scheduler's default.
+    """
+    check_instance("schedule", schedule, Schedule, "Cron('0 9 * * MON-FRI')")
+    check_async_fn("async_fn", async_fn)
+    if retry is not None:
+        check_instance("retry", retry, RetryPolicy, "ExponentialBackoff(max_retries=3)")
+    if lifetime is None:
+        lifetime = Forever()
+    check_instance("lifetime", lifetime, Lifetime, "MaxRuns(10)")
+    check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
+    assert isinstance(lifetime, Lifetime)
+    assert isinstance(misfire, MisfirePolicy)
+    return lifetime, misfire
+
+
+def validate_changes(
+    *,
+    schedule: Schedule | Unset,
+    async_fn: Callable[..., Awaitable[object]] | Unset,
+    args: tuple[Any, ...] | Unset,
+    name: str | Unset,
+    retry: RetryPolicy | Unset | None,
+    timeout: float | Unset | None,
+    lifetime: Lifetime | Unset,
+    misfire: MisfirePolicy | Unset,
+    quarantine_after: int | Unset | None,
+) -> dict[str, object]:
+    """Check ``update_job``'s arguments; return the given ones by ``Job`` field name."""
+    changes: dict[str, object] = {}
+    if not isinstance(schedule, Unset):
+        check_instance("schedule", schedule, Schedule, "Cron('0 9 * * *')")
+        changes["schedule"] = schedule
+    if not isinstance(async_fn, Unset):
+        changes["fn"] = check_async_fn("async_fn", async_fn)
+    if not isinstance(args, Unset):
+        if not isinstance(args, tuple):
+            raise TypeError(f"args must be a tuple, got {type(args).__name__}")
+        changes["args"] = args
+    if not isinstance(name, Unset):
+        changes["name"] = check_name(name)
+    if not isinstance(retry, Unset):
+        if retry is not None:
+            check_instance("retry", retry, RetryPolicy, "FixedDelay(3, 10)")
+        changes["retry"] = retry
+    if not isinstance(timeout, Unset):
+        changes["timeout"] = check_optional_seconds("timeout", timeout)
+    if not isinstance(lifetime, Unset):
+        check_instance("lifetime", lifetime, Lifetime, "MaxRuns(10)")
+        changes["lifetime"] = lifetime
+    if not isinstance(misfire, Unset):
+        check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
+        changes["misfire"] = misfire
+    if not isinstance(quarantine_after, Unset):
+        changes["quarantine_after"] = check_quarantine(quarantine_after)
+    return changes
