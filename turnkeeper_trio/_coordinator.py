@@ -163,19 +163,7 @@ class Coordinator:
         """Take a submitted job into the table and plan its first run (once)."""
         if self.staged.pop(spec.id.value, None) is None:
             return  # already taken in, ahead of the staging buffer, by a command
-        job = Job(
-            id=spec.id,
-            name=spec.name,
-            schedule=spec.schedule,
-            fn=spec.fn,
-            args=spec.args,
-            retry=spec.retry,
-            timeout=spec.timeout,
-            lifetime=spec.lifetime,
-            misfire=spec.misfire,
-            quarantine_after=spec.quarantine_after,
-            added_at=spec.submitted_at,
-        )
+        job = spec.to_job()
         self.jobs[job.key] = job
         self._live += 1
         self._debug("job added", job)

@@ -48,27 +48,27 @@ class JobSpec:
     quarantine_after: int | None
     submitted_at: datetime
 
-    def staged_details(self) -> JobDetails:
-        """Details of a job that the coordinator has not taken in yet."""
-        return JobDetails(
+    def to_job(self) -> Job:
+        """The live record this submission becomes when the coordinator takes it in."""
+        return Job(
             id=self.id,
             name=self.name,
-            state=JobState.STAGED,
             schedule=self.schedule,
+            fn=self.fn,
+            args=self.args,
             retry=self.retry,
+            timeout=self.timeout,
             lifetime=self.lifetime,
             misfire=self.misfire,
-            timeout=self.timeout,
-            next_run_at=None,
-            attempt=1,
-            runs=0,
-            counts=OutcomeCounts(),
-            misfires=0,
-            trigger_pending=False,
-            added_at=self.submitted_at,
-            last_runs=(),
             quarantine_after=self.quarantine_after,
+            added_at=self.submitted_at,
         )
+
+    def staged_details(self) -> JobDetails:
+        """Details of a job that the coordinator has not taken in yet."""
+        job = self.to_job()
+        job.state = JobState.STAGED
+        return job.details(next_run_at=None)
 
 
 class RunKind(enum.Enum):
