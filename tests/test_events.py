@@ -116,6 +116,23 @@ async def test_subscriptions_end_at_shutdown(autojump_clock: object, wall: MockW
         s.subscribe()
 
 
+async def test_receive_reads_like_a_trio_channel(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        completions = s.subscribe(tk.JobCompleted)
+        job = await s.add_job(tk.Once(START + timedelta(seconds=5)), Recorder(wall))
+        event = await completions.receive()
+        assert isinstance(event, tk.JobCompleted)
+        assert event.job_id == job
+        assert event.at == START + timedelta(seconds=5)
+    with pytest.raises(trio.EndOfChannel):  # the scheduler stopped; nothing was left buffered
+        await completions.receive()
+    completions.close()
+    with pytest.raises(trio.ClosedResourceError):
+        await completions.receive()
+
+
 async def test_closed_subscriptions_are_forgotten(
     autojump_clock: object, wall: MockWallClock
 ) -> None:

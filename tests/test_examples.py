@@ -91,7 +91,7 @@ async def test_web_service_exposes_status_and_triggers_jobs_over_http() -> None:
                     202,
                     {"triggered": index_id},
                 )
-                event = await anext(finished)
+                event = await finished.receive()
             assert isinstance(event, tk.RunFinished)
             assert (str(event.job_id), event.outcome) == (index_id, tk.Outcome.SUCCEEDED)
             status, details = await _http(url, "GET", f"/jobs/{index_id}")

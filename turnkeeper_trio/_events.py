@@ -304,6 +304,21 @@ class Subscription:
         """Whether the reader has closed the subscription."""
         return self._receive.statistics().open_receive_channels == 0
 
+    async def receive(self) -> Event:
+        """Wait for the next event, as from a Trio receive channel.
+
+        Raises:
+            trio.EndOfChannel: the scheduler has stopped and every buffered event was read.
+            trio.ClosedResourceError: this subscription was closed.
+
+        Example::
+
+            with scheduler.subscribe(tk.JobCompleted) as completions:
+                await scheduler.add_job(tk.Once(soon), send_invoice)
+                done = await completions.receive()
+        """
+        return await self._receive.receive()
+
     def __aiter__(self) -> Subscription:
         return self
 
