@@ -2,8 +2,9 @@
 
 ``nox -s bench`` runs this (it is not part of the test command).  Everything is measured in
 this one invocation, on this machine, side by side with its baselines.  ``--quick`` shrinks
-the workloads (for trying the suite out; the recorded results use the full sizes), and
-``--render`` rewrites RESULTS.md and the plots from ``results.json`` without measuring.
+the workloads and only prints the tables (for trying the suite out; the recorded results
+use the full sizes), and ``--render`` rewrites RESULTS.md and the plots from
+``results.json`` without measuring.
 
 The plots go to ``docs/assets/benchmarks/`` so that the documentation site shows them too;
 its performance page includes the tables of RESULTS.md.
@@ -264,9 +265,9 @@ def _targets(raw: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render(raw: dict[str, Any]) -> str:
-    """Write RESULTS.md and the plots from *raw*; return the Markdown."""
-    plots = _plots(raw)
+def render(raw: dict[str, Any], *, write: bool = True) -> str:
+    """Return the Markdown for *raw*; with *write*, also write RESULTS.md and the plots."""
+    plots = _plots(raw) if write else []
     throughput = {k: {int(n): v for n, v in s.items()} for k, s in raw["throughput"].items()}
     header = [
         "# Benchmark results",
@@ -297,22 +298,30 @@ def render(raw: dict[str, Any]) -> str:
         "",
         raw["profile_report"],
         "",
-        _optimisation_log(raw),
+        "" if raw["quick"] else _optimisation_log(raw),
         "<!-- --8<-- [end:tables] -->",
         "",
     ]
     text = "\n".join(header + body)
-    (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
+    if write:
+        (HERE / "RESULTS.md").write_text(text, encoding="utf-8")
     return text
 
 
 def main(argv: list[str]) -> None:
-    """Measure everything (or, with ``--render``, reuse results.json) and write the results."""
+    """Measure everything (or, with ``--render``, reuse results.json) and write the results.
+
+    ``--quick`` only prints: reduced sizes must not replace the recorded results.
+    """
     store = HERE / "results.json"
     if "--render" in argv:
         raw = json.loads(store.read_text(encoding="utf-8"))
     else:
         raw = measure(quick="--quick" in argv)
+    if raw["quick"]:
+        print(render(raw, write=False))
+        return
+    if "--render" not in argv:
         store.write_text(json.dumps(raw, indent=2) + "\n", encoding="utf-8")
     print(render(raw))
 
