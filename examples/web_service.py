@@ -61,12 +61,8 @@ async def add_jobs(scheduler: tk.Scheduler) -> None:
     await scheduler.add_job(tk.Never(), rebuild_index, name="rebuild-index")
 
 
-def _jsonable(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, tk.JobId | tk.JobState | tk.Outcome):
-        return str(value) if isinstance(value, tk.JobId) else value.value
-    return value
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def _summary(summary: tk.JobSummary) -> dict[str, object]:
@@ -74,7 +70,7 @@ def _summary(summary: tk.JobSummary) -> dict[str, object]:
         "id": str(summary.id),
         "name": summary.name,
         "state": summary.state.value,
-        "next_run_at": _jsonable(summary.next_run_at),
+        "next_run_at": _iso(summary.next_run_at),
     }
 
 
@@ -83,7 +79,7 @@ def _details(details: tk.JobDetails) -> dict[str, object]:
         "id": str(details.id),
         "name": details.name,
         "state": details.state.value,
-        "next_run_at": _jsonable(details.next_run_at),
+        "next_run_at": _iso(details.next_run_at),
         "runs": details.runs,
         "last_runs": [
             {
@@ -183,15 +179,19 @@ async def stop_on_signal(scheduler: tk.Scheduler) -> None:
             return
 
 
-async def main(port: int = 8000) -> None:
-    """The whole service."""
+async def main(
+    port: int = 8000, *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """The whole service, until SIGINT or SIGTERM."""
     async with tk.open_scheduler(max_workers=4) as scheduler, trio.open_nursery() as nursery:
         await add_jobs(scheduler)
         nursery.start_soon(stop_on_signal, scheduler)
         url = await nursery.start(serve_status, scheduler, port)
         print(f"serving on {url}: try {url}/jobs", flush=True)
+        task_status.started(url)
         await scheduler.wait_stopped()
         nursery.cancel_scope.cancel()
+    print("stopped cleanly", flush=True)
 
 
 if __name__ == "__main__":

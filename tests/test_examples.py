@@ -107,3 +107,17 @@ async def test_web_service_exposes_status_and_triggers_jobs_over_http() -> None:
             assert (await _http(url, "DELETE", "/jobs"))[0] == 404
             await scheduler.shutdown_graceful()  # the server stops with the scheduler
         assert scheduler.closing
+
+
+async def test_web_service_main_serves_until_sigterm(capsys: pytest.CaptureFixture[str]) -> None:
+    with trio.fail_after(20):  # real time: the signal arrives through the OS
+        async with trio.open_nursery() as nursery:
+            url = await nursery.start(web_service.main, 0)
+            status, jobs = await _http(url, "GET", "/jobs")
+            assert status == 200
+            assert isinstance(jobs, list)
+            assert len(jobs) == 3
+            os.kill(os.getpid(), signal.SIGTERM)
+    out = capsys.readouterr().out
+    assert f"serving on {url}" in out
+    assert out.rstrip().endswith("stopped cleanly")
