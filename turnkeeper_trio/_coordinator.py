@@ -390,7 +390,6 @@ class Coordinator:
     def next_dispatch(self) -> tuple[Run | None, float]:
         """Return a run to hand to a worker now, or the Trio deadline to sleep until."""
         now = trio.current_time()
-        self.forget_finished()
         run = self._pop_soon(now)
         if run is not None:
             return run, now
