@@ -46,8 +46,8 @@ CHANGES = """\
   comparison per level instead of two).
 - `JobState.is_final` compares by identity; the finished-job sweep returns at once when
   nothing has finished.
-- The add path anchors an `Interval` without `attrs.evolve` and accepts a plain `async def`
-  function at once, before looking through partials and callable objects.
+- The add path accepts a plain `async def` function at once, before looking through
+  partials and callable objects.
 """
 
 

@@ -67,7 +67,7 @@ class Interval(Schedule):
         """Bind an interval without ``start`` to *now*; one with ``start`` is returned as is."""
         if self.start is not None:
             return self
-        return Interval(self.every, start=check_aware("now", now))
+        return attrs.evolve(self, start=check_aware("now", now))
 
     def next_after(self, after: datetime) -> datetime | None:
         """Return the first ``start + k * every`` strictly after *after*.
