@@ -23,6 +23,7 @@ from ._common import WORKERS, machine, percentile, versions
 
 HERE = Path(__file__).resolve().parent
 PLOTS = HERE.parent / "docs" / "assets" / "benchmarks"
+_PLOT_NAMES = ("throughput.png", "lateness_cdf.png", "memory_per_job.png")
 #: Lateness CDFs are stored as this many quantiles per system.
 CDF_POINTS = 200
 
@@ -84,15 +85,16 @@ def _cdf(values: list[float]) -> list[float]:
 
 
 def _plots(raw: dict[str, Any]) -> list[str]:
+    """Draw the three plots into PLOTS; return their file names."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     PLOTS.mkdir(parents=True, exist_ok=True)
-    written = []
+    figures = {name: plt.subplots(figsize=(7, 4.5)) for name in _PLOT_NAMES}
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    _, ax = figures["throughput.png"]
     for name, series in raw["throughput"].items():
         sizes = sorted(int(n) for n in series)
         ax.plot(sizes, [series[str(n)] for n in sizes], marker="o", label=name)
@@ -102,12 +104,8 @@ def _plots(raw: dict[str, Any]) -> list[str]:
     ax.set_ylabel("jobs per second")
     ax.set_title(f"Dispatch throughput, {WORKERS} workers (higher is better)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(PLOTS / "throughput.png", dpi=110)
-    written.append("throughput.png")
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    _, ax = figures["lateness_cdf.png"]
     for name, quantiles in raw["lateness_cdf_ms"].items():
         ax.plot(quantiles, [(i + 1) / len(quantiles) for i in range(len(quantiles))], label=name)
     ax.set_xscale("log")
@@ -115,13 +113,9 @@ def _plots(raw: dict[str, Any]) -> list[str]:
     ax.set_ylabel("fraction of runs")
     ax.set_title(f"Dispatch lateness CDF ({raw['lateness_jobs']:,} jobs)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(PLOTS / "lateness_cdf.png", dpi=110)
-    written.append("lateness_cdf.png")
 
+    _, ax = figures["memory_per_job.png"]
     scale = raw["scale"]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
     labels = list(scale)
     positions = range(len(labels))
     for offset, key, label in (
@@ -139,12 +133,13 @@ def _plots(raw: dict[str, Any]) -> list[str]:
     ax.set_xticklabels([f"{k}\n({scale[k]['jobs']:,} pending)" for k in labels], fontsize=8)
     ax.set_ylabel("bytes per pending job")
     ax.set_title("Memory per pending job (lower is better)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(PLOTS / "memory_per_job.png", dpi=110)
-    written.append("memory_per_job.png")
+
+    for name, (fig, ax) in figures.items():
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(PLOTS / name, dpi=110)
     plt.close("all")
-    return written
+    return list(figures)
 
 
 def measure(quick: bool) -> dict[str, Any]:

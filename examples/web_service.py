@@ -65,21 +65,18 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _summary(summary: tk.JobSummary) -> dict[str, object]:
+def _summary(job: tk.JobSummary | tk.JobDetails) -> dict[str, object]:
     return {
-        "id": str(summary.id),
-        "name": summary.name,
-        "state": summary.state.value,
-        "next_run_at": _iso(summary.next_run_at),
+        "id": str(job.id),
+        "name": job.name,
+        "state": job.state.value,
+        "next_run_at": _iso(job.next_run_at),
     }
 
 
 def _details(details: tk.JobDetails) -> dict[str, object]:
     return {
-        "id": str(details.id),
-        "name": details.name,
-        "state": details.state.value,
-        "next_run_at": _iso(details.next_run_at),
+        **_summary(details),
         "runs": details.runs,
         "last_runs": [
             {
