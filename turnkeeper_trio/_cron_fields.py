@@ -171,11 +171,14 @@ def parse_cron(expr: str) -> CronFields:
             f"cron {expr!r}: day-of-week cannot mix plain days with '#n' items; "
             "use two jobs instead"
         )
+    # croniter's own 6-field form has the seconds last, in every version the range allows
+    # (``second_at_beginning=`` is newer than croniter 2.0); it lists the fields that way too.
+    if len(normalized) == 6:
+        normalized = [*normalized[1:], normalized[0]]
     try:
-        expanded, nth = croniter.expand(" ".join(normalized), second_at_beginning=len(parts) == 6)
-    except (ValueError, TypeError) as exc:  # croniter's own errors are ValueError subclasses
+        expanded, nth = croniter.expand(" ".join(normalized))
+    except ValueError as exc:  # croniter's own errors are ValueError subclasses
         raise InvalidSchedule(f"cron {expr!r}: {exc}") from None
-    # croniter lists the fields minute-first, with the seconds (if any) last.
     expanded = [[0], *expanded] if len(parts) == 5 else [expanded[5], *expanded[:5]]
 
     def values(index: int, spec: _FieldSpec) -> tuple[int, ...]:
@@ -187,7 +190,14 @@ def parse_cron(expr: str) -> CronFields:
 
     dom_field = expanded[3]
     dow_plain = frozenset(v % 7 for v in values(5, _DAY_OF_WEEK))
-    nth_days = tuple(sorted((int(day), frozenset(counts)) for day, counts in nth.items()))
+    # croniter also reports "last <day> of the month" here as the string "l"; our grammar
+    # refuses that form before croniter sees it, so only whole numbers can arrive.
+    nth_days = tuple(
+        sorted(
+            (int(day), frozenset(count for count in counts if isinstance(count, int)))
+            for day, counts in nth.items()
+        )
+    )
     if nth_days:
         dow_plain = frozenset()
     minute_text, hour_text = parts[-5], parts[-4]
