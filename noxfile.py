@@ -31,7 +31,8 @@ PYTHON = None  # the interpreter nox itself runs on (3.11+)
 #: Every Python the classifiers claim; ``compat`` runs the whole suite on each.
 PYTHONS = ("3.11", "3.12", "3.13")
 #: The package with the extras its tests exercise.
-TESTED = ".[test,prometheus,web]"
+TESTED_EXTRAS = ("prometheus", "web", "describe")
+TESTED = f".[test,{','.join(TESTED_EXTRAS)}]"
 #: The comparison baseline and the plotting library: benchmark-only dev tools.
 BENCH_DEPS = ("apscheduler==4.0.0a6", "matplotlib>=3.8")
 #: The documentation site generator: a docs-only dev tool.
@@ -103,7 +104,9 @@ def _minimums() -> dict[str, str]:
     """``name -> lowest version`` for every ``>=`` bound of the runtime and tested extras."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project["optional-dependencies"]
-    requirements = [*project["dependencies"], *extras["prometheus"], *extras["web"]]
+    requirements = list(project["dependencies"])
+    for extra in TESTED_EXTRAS:
+        requirements += extras[extra]
     lowest: dict[str, str] = {}
     for requirement in requirements:
         match = re.match(r"^([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?\s*>=\s*([^,;\s]+)", requirement)

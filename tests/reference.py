@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 MINUTE = timedelta(minutes=1)
@@ -41,35 +42,90 @@ def _field(text: str, low: int, high: int, names: list[str] = [], base: int = 0)
     return values
 
 
-def cron_matcher(expr: str) -> tuple[WallMatcher, bool]:
-    """Return (matcher of naive local wall times, is_wildcard) for a 5-field expression."""
-    minute, hour, dom, month, dow = expr.split()
+def _weekdays(year: int, month: int) -> list[int]:
+    """The days of the month that fall on Monday-Friday."""
+    length = calendar.monthrange(year, month)[1]
+    return [day for day in range(1, length + 1) if calendar.weekday(year, month, day) < 5]
+
+
+def _nearest_weekday(year: int, month: int, day: int) -> int | None:
+    """The Monday-Friday of the month closest to *day* (None if the month has no *day*)."""
+    if day > calendar.monthrange(year, month)[1]:
+        return None
+    return min(_weekdays(year, month), key=lambda d: abs(d - day))
+
+
+@dataclass(frozen=True)
+class CronReference:
+    """A literal reading of a 5- or 6-field cron expression, independent of the library."""
+
+    matches: WallMatcher
+    wildcard: bool
+    #: The second values, for walking instants within each minute.
+    seconds: tuple[int, ...]
+    #: Whether a date matches the day-of-month, day-of-week and month fields.
+    day_matches: WallMatcher
+
+
+def cron_reference(expr: str) -> CronReference:
+    """Read *expr* (5 fields, or 6 with seconds first) the way the docs describe it."""
+    fields = expr.split()
+    second = fields.pop(0) if len(fields) == 6 else "0"
+    minute, hour, dom, month, dow = fields
+    seconds = _field(second, 0, 59)
     minutes = _field(minute, 0, 59)
     hours = _field(hour, 0, 23)
     months = _field(month, 1, 12, MONTHS, 1)
-    last_day = "L" in dom.upper().split(",")
-    doms = _field(",".join(x for x in dom.split(",") if x.upper() != "L") or "0-0", 1, 31) - {0}
+    dom_items = [] if dom == "?" else dom.split(",")
+    dow_items = [] if dow == "?" else dow.split(",")
+    last_day = any(x.upper() == "L" for x in dom_items)
+    last_weekday = any(x.upper() == "LW" for x in dom_items)
+    nearest = {int(x[:-1]) for x in dom_items if x.upper().endswith("W") and x.upper() != "LW"}
+    plain_dom = [x for x in dom_items if not x.upper().endswith(("L", "W"))]
+    doms = set(range(1, 32)) if dom == "?" else _field(",".join(plain_dom) or "0-0", 1, 31) - {0}
     nth: dict[int, set[int]] = {}
-    dows: set[int] = set()
-    for item in dow.split(","):
+    last_of: set[int] = set()
+    dows: set[int] = set(range(7)) if dow == "?" else set()
+    for item in dow_items:
         if "#" in item:
             day, count = item.split("#")
             nth.setdefault(_value(day, DAYS, 0) % 7, set()).add(int(count))
+        elif item.upper().endswith("L"):
+            last_of.add(_value(item[:-1], DAYS, 0) % 7)
         else:
             dows |= {d % 7 for d in _field(item, 0, 7, DAYS, 0)}
-    day_and = dom.startswith("*") or dow.startswith("*")
+    day_and = dom[0] in "*?" or dow[0] in "*?"
 
-    def matches(wall: datetime) -> bool:
-        if wall.minute not in minutes or wall.hour not in hours or wall.month not in months:
-            return False
-        length = calendar.monthrange(wall.year, wall.month)[1]
-        dom_ok = wall.day in doms or (last_day and wall.day == length)
+    def day_matches(wall: datetime) -> bool:
+        y, m, d = wall.year, wall.month, wall.day
+        length = calendar.monthrange(y, m)[1]
+        dom_ok = (
+            d in doms
+            or (last_day and d == length)
+            or (last_weekday and d == _weekdays(y, m)[-1])
+            or d in {_nearest_weekday(y, m, n) for n in nearest}
+        )
         cron_dow = (wall.weekday() + 1) % 7
-        dow_ok = cron_dow in dows or ((wall.day - 1) // 7 + 1) in nth.get(cron_dow, set())
+        dow_ok = (
+            cron_dow in dows
+            or ((d - 1) // 7 + 1) in nth.get(cron_dow, set())
+            or (cron_dow in last_of and d + 7 > length)
+        )
+        if wall.month not in months:
+            return False
         return (dom_ok and dow_ok) if day_and else (dom_ok or dow_ok)
 
-    wildcard = minute.startswith("*") or hour.startswith("*")
-    return matches, wildcard
+    def matches(wall: datetime) -> bool:
+        if wall.second not in seconds or wall.minute not in minutes:
+            return False
+        if wall.hour not in hours or wall.month not in months:
+            return False
+        return day_matches(wall)
+
+    wildcard = any(
+        f.startswith("*") for f in (second if len(expr.split()) == 6 else "0", minute, hour)
+    )
+    return CronReference(matches, wildcard, tuple(sorted(seconds)), day_matches)
 
 
 def _wall(instant: datetime, tz: tzinfo) -> datetime:
@@ -77,20 +133,35 @@ def _wall(instant: datetime, tz: tzinfo) -> datetime:
 
 
 def reference_next(
-    matches: WallMatcher, tz: tzinfo, after: datetime, *, fixed: bool, horizon: timedelta
+    matches: WallMatcher,
+    tz: tzinfo,
+    after: datetime,
+    *,
+    fixed: bool,
+    horizon: timedelta,
+    seconds: tuple[int, ...] = (0,),
 ) -> datetime | None:
-    """First fire strictly after *after*, by walking UTC minutes (offsets are whole minutes)."""
+    """First fire strictly after *after*, by walking UTC minutes (offsets are whole minutes).
+
+    Within each minute the instants at the given *seconds* are tried; second 0 always, since
+    a spring-forward transition (on a whole minute) is where gap times fire.
+    """
     start = after.astimezone(UTC).replace(second=0, microsecond=0)
-    instant = start
+    minute = start
     end = start + horizon
-    while instant <= end:
-        if instant > after and _fires(matches, tz, instant, fixed=fixed):
-            return instant
-        instant += MINUTE
+    offsets = sorted({0, *seconds})
+    while minute <= end:
+        for second in offsets:
+            instant = minute + timedelta(seconds=second)
+            if instant > after and _fires(matches, tz, instant, fixed=fixed, seconds=seconds):
+                return instant
+        minute += MINUTE
     return None
 
 
-def _fires(matches: WallMatcher, tz: tzinfo, instant: datetime, *, fixed: bool) -> bool:
+def _fires(
+    matches: WallMatcher, tz: tzinfo, instant: datetime, *, fixed: bool, seconds: tuple[int, ...]
+) -> bool:
     wall = _wall(instant, tz)
     if not fixed:
         return matches(wall)
@@ -99,12 +170,14 @@ def _fires(matches: WallMatcher, tz: tzinfo, instant: datetime, *, fixed: bool) 
         earlier = [_wall(instant - k * MINUTE, tz) for k in range(1, 181)]
         if wall not in earlier:
             return True
+    if instant.second:
+        return False
     before = _wall(instant - MINUTE, tz)
     if wall - before > MINUTE:
         # A spring-forward transition: wall times skipped by the gap fire here, once.
         skipped = before + MINUTE
         while skipped < wall:
-            if matches(skipped):
+            if any(matches(skipped.replace(second=s)) for s in seconds):
                 return True
             skipped += MINUTE
     return False

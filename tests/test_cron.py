@@ -49,6 +49,35 @@ def fires(expr: str, after: datetime, count: int, tz: ZoneInfo | None = None) ->
         ("@daily", ["2026-01-04 00:00:00", "2026-01-05 00:00:00"]),
         ("@midnight", ["2026-01-04 00:00:00", "2026-01-05 00:00:00"]),
         ("@HOURLY", ["2026-01-03 01:00:00", "2026-01-03 02:00:00"]),
+        # `max/s` is {max} in every field (croniter 7 reads `59-59/15` as `*/15`).
+        ("59/15 * * * *", ["2026-01-03 00:59:00", "2026-01-03 01:59:00"]),
+        ("59/15 0 0 * * *", ["2026-01-03 00:00:59", "2026-01-04 00:00:59"]),
+        ("0 23/5 * * *", ["2026-01-03 23:00:00", "2026-01-04 23:00:00"]),
+        ("0 0 31/10 * *", ["2026-01-31 00:00:00", "2026-03-31 00:00:00"]),
+        ("0 0 1 12/3 *", ["2026-12-01 00:00:00", "2027-12-01 00:00:00"]),
+        ("0 0 * * 7/3", ["2026-01-04 00:00:00", "2026-01-11 00:00:00"]),  # 7 = Sunday
+        # `?`: no constraint, and `*` for the Vixie rule (so the other day field decides).
+        ("0 0 ? * MON", ["2026-01-05 00:00:00", "2026-01-12 00:00:00"]),
+        ("0 0 15 * ?", ["2026-01-15 00:00:00", "2026-02-15 00:00:00"]),
+        ("0 0 0 ? * ?", ["2026-01-04 00:00:00", "2026-01-05 00:00:00"]),
+        # LW: the last Monday-Friday of the month (2026-01-31 is a Saturday).
+        ("0 0 LW * *", ["2026-01-30 00:00:00", "2026-02-27 00:00:00"]),
+        # nW: the weekday nearest to day n, within the month. 2026-02-15 is a Sunday, so
+        # Monday the 16th; 2026-03-15 is a Sunday too.
+        ("0 0 15W * *", ["2026-01-15 00:00:00", "2026-02-16 00:00:00"]),
+        # 2026-08-01 is a Saturday: not Friday 07-31, but Monday the 3rd.
+        ("0 0 1W 8 *", ["2026-08-03 00:00:00", "2027-08-02 00:00:00"]),
+        # 2026-05-31 is a Sunday that ends the month: Friday the 29th.
+        ("0 0 31W 5 *", ["2026-05-29 00:00:00", "2027-05-31 00:00:00"]),
+        # 31W fires only in months that have a 31st, like 31 itself.
+        ("0 0 31W * *", ["2026-01-30 00:00:00", "2026-03-31 00:00:00"]),
+        # dL: the last given weekday of the month.
+        ("0 0 * * 5L", ["2026-01-30 00:00:00", "2026-02-27 00:00:00"]),
+        ("0 0 * * sunL", ["2026-01-25 00:00:00", "2026-02-22 00:00:00"]),
+        # Day-level items mix with plain ones in a list, and the Vixie OR rule applies.
+        ("0 0 L,10 * *", ["2026-01-10 00:00:00", "2026-01-31 00:00:00"]),
+        ("0 0 * * mon#1,FRIL", ["2026-01-05 00:00:00", "2026-01-30 00:00:00"]),
+        ("0 0 13 * 5L", ["2026-01-13 00:00:00", "2026-01-30 00:00:00"]),
     ],
 )
 def test_syntax(expr: str, expected: list[str]) -> None:
@@ -87,12 +116,22 @@ def test_vixie_day_field_rule(expr: str, expected: list[str]) -> None:
         ("* * * * * * *", "got 7"),
         ("", "got 0"),
         ("0 0 * * lundi", "day-of-week value 'lundi'"),
-        ("0 0 ? * *", "day-of-month item '?'"),
-        ("0 0 15W * *", "day-of-month value '15W'"),
+        ("? 0 * * *", "minute item '?' is not valid"),
+        ("0 0 ?,1 * *", "'?' must stand alone"),
+        ("0 0 32W * *", "day-of-month value 32"),
+        ("0 0 0W * *", "day-of-month value 0"),
+        ("0 0 1-5W * *", "day-of-month value '5W'"),
+        ("0 0 * * LW", "day-of-week value 'LW'"),
+        ("0 0 * * 8L", "day-of-week value 8"),
+        ("0 0 * * 5W", "day-of-week value '5W'"),
+        ("0 0 * * 5L#2", "day-of-week value '5L'"),
+        ("0 0 L-2 * *", "day-of-month value 'L'"),
+        ("L * * * *", "minute value 'L'"),
+        ("0 0 31W 2 *", "can never fire"),
+        ("0 0 31W 4,6 *", "can never fire"),
         ("H * * * *", "minute value 'H'"),
         ("1,,2 * * * *", "empty item"),
         ("0 0 * * MON#6", "'#n' must be 1-5"),
-        ("0 0 * * mon,sun#2", "cannot mix"),
         ("@reboot", "unknown nickname"),
         ("0 0 30 2 *", "can never fire"),
         ("0 0 31 4,6,9,11 *", "can never fire"),
@@ -162,6 +201,11 @@ DST_EXAMPLES = [
     ),
     # London: 01:00 GMT -> 02:00 BST on 2026-03-29.
     ("30 1 * * *", LONDON, utc(2026, 3, 28, 12), ["03-29 02:00+01", "03-30 01:30+01"]),
+    # Six fields with fixed seconds, minutes and hours follow the fixed-time rule too.
+    ("0 30 2 * * *", NY, utc(2027, 3, 13, 12), ["03-14 03:00-04", "03-15 02:30-04"]),
+    ("0 30 1 * * *", NY, utc(2027, 11, 6, 12), ["11-07 01:30-04", "11-08 01:30-05"]),
+    # ... and a wildcard seconds field makes them wildcard: nothing in the gap.
+    ("*/30 30 2 * * *", NY, utc(2027, 3, 13, 12), ["03-15 02:30-04", "03-15 02:30-04"]),
     # Kolkata has no DST: nothing special.
     ("30 2 * * *", KOLKATA, utc(2026, 3, 7, 12), ["03-08 02:30+05:30", "03-09 02:30+05:30"]),
     # Santiago changes at midnight (2026-09-06 00:00 -04 -> 01:00 -03): midnight does not exist.
@@ -192,6 +236,17 @@ def _local(instants: list[datetime], tz: ZoneInfo) -> list[str]:
 def test_dst_examples(expr: str, tz: ZoneInfo, after: datetime, expected: list[str]) -> None:
     schedule = tk.Cron(expr, tz=tz)
     assert _local(schedule.preview(after, len(expected)), tz) == expected
+
+
+def test_a_six_field_wall_time_in_a_gap_fires_at_the_first_instant_after_it() -> None:
+    # London springs forward at 01:00 GMT on 2027-03-28: 01:30:30 does not exist.
+    schedule = tk.Cron("30 30 1 * * *", tz=LONDON)
+    assert not schedule.is_wildcard
+    fires = [f.astimezone(LONDON) for f in schedule.preview(utc(2027, 3, 27, 12), 2)]
+    assert [f.isoformat() for f in fires] == [
+        "2027-03-28T02:00:00+01:00",
+        "2027-03-29T01:30:30+01:00",
+    ]
 
 
 def test_next_after_a_second_pass_instant_looks_back_into_the_fold() -> None:

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import turnkeeper_trio as tk
 
-from .reference import cron_matcher, reference_next
+from .reference import cron_reference, reference_next
 
 ZONES = ["UTC", "America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata"]
 HORIZON = timedelta(days=3)
@@ -61,20 +61,51 @@ def instants(draw: st.DrawFn, zone: str) -> datetime:
     return (base.astimezone(UTC) + timedelta(seconds=seconds)).astimezone(ZoneInfo(zone))
 
 
-MINUTES = st.sampled_from(["*", "*/15", "0", "30", "0,30", "5-20/5", "45", "*/7", "59"])
-HOURS = st.sampled_from(["*", "*", "*/2", "*/6", "2", "1-3", "9", "0,12", "2/3", "1", "0", "23"])
-DOMS = st.sampled_from(["*"] * 6 + ["1-15", "L", "*/2", "10,20"])
-MONTHS = st.sampled_from(["*"] * 8 + ["1-6", "mar,nov", "oct-dec"])
-DOWS = st.sampled_from(["*"] * 5 + ["mon-fri", "sun", "1#2", "0,6", "sat#1", "7"])
+# `max/s` items (a start-step starting at the field's maximum: `59/15` is minute 59 only) in
+# every field, and the day-level extensions, mixed so both Vixie day rules (AND, OR) occur.
+SECONDS = st.sampled_from(["0", "30", "0,30", "*/20", "*", "59/15", "15-45/15", "5"])
+MINUTES = st.sampled_from(["*", "*/15", "0", "30", "0,30", "5-20/5", "45", "*/7", "59", "59/15"])
+HOURS = st.sampled_from(
+    ["*", "*", "*/2", "*/6", "2", "1-3", "9", "0,12", "2/3", "1", "0", "23", "23/5"]
+)
+DOMS = st.sampled_from(
+    ["*"] * 6 + ["1-15", "L", "*/2", "10,20", "?", "LW", "15W", "1W", "30W", "L,10", "31/10"]
+)
+MONTHS = st.sampled_from(["*"] * 8 + ["1-6", "mar,nov", "oct-dec", "12/3"])
+DOWS = st.sampled_from(
+    ["*"] * 5 + ["mon-fri", "sun", "1#2", "0,6", "sat#1", "7", "?", "5L", "friL,mon#1", "7/3"]
+)
 
 
 @st.composite
 def crons(draw: st.DrawFn) -> str:
-    return " ".join(draw(field) for field in (MINUTES, HOURS, DOMS, MONTHS, DOWS))
+    fields = [draw(field) for field in (MINUTES, HOURS, DOMS, MONTHS, DOWS)]
+    if draw(st.integers(0, 3)) == 0:
+        fields.insert(0, draw(SECONDS))
+    expr = " ".join(fields)
+    try:
+        tk.Cron(expr)
+    except tk.InvalidSchedule as exc:
+        # Only a day/month combination that never exists may be refused: the reference
+        # must find no matching day in eight years.
+        if "can never fire" not in str(exc):
+            raise
+        day_matches = cron_reference(expr).day_matches
+        day = datetime(2024, 1, 1)
+        while day.year < 2032:
+            assert not day_matches(day), f"{expr!r} refused, but matches {day:%Y-%m-%d}"
+            day += timedelta(days=1)
+        assume(False)
+    return expr
 
 
 def _check_against_reference(
-    schedule: tk.abc.Schedule, matcher: object, tz: ZoneInfo, after: datetime, fixed: bool
+    schedule: tk.abc.Schedule,
+    matcher: object,
+    tz: ZoneInfo,
+    after: datetime,
+    fixed: bool,
+    seconds: tuple[int, ...] = (0,),
 ) -> None:
     got = schedule.next_after(after)
     assert got is not None
@@ -84,7 +115,14 @@ def _check_against_reference(
     lead = timedelta(seconds=got.timestamp() - after.timestamp())
     # Scan up to the library's answer (inclusive), or the whole horizon if it lies beyond.
     horizon = lead + timedelta(minutes=1) if lead <= HORIZON else HORIZON
-    expected = reference_next(matcher, tz, after, fixed=fixed, horizon=horizon)  # type: ignore[arg-type]
+    expected = reference_next(
+        matcher,  # type: ignore[arg-type]
+        tz,
+        after,
+        fixed=fixed,
+        horizon=horizon,
+        seconds=seconds,
+    )
     if lead <= HORIZON:
         assert expected is not None, f"reference found no fire up to {got}"
         assert got.timestamp() == expected.timestamp(), (got, expected)
@@ -97,10 +135,12 @@ def _check_against_reference(
 def test_cron_agrees_with_the_reference(data: st.DataObject, expr: str, zone: str) -> None:
     tz = ZoneInfo(zone)
     after = data.draw(instants(zone))
-    matcher, wildcard = cron_matcher(expr)
+    reference = cron_reference(expr)
     schedule = tk.Cron(expr, tz=tz)
-    assert schedule.is_wildcard == wildcard
-    _check_against_reference(schedule, matcher, tz, after, fixed=not wildcard)
+    assert schedule.is_wildcard == reference.wildcard
+    _check_against_reference(
+        schedule, reference.matches, tz, after, not reference.wildcard, reference.seconds
+    )
 
 
 TIMES = st.builds(

@@ -21,14 +21,35 @@ __all__ = ["Cron"]
 _SEARCH_MONTHS = 400 * 12
 
 
+def _nearest_weekday(day: int, first_weekday: int, length: int) -> int:
+    """The Monday-Friday nearest to *day* of a month, never leaving the month (Quartz ``nW``)."""
+    weekday = (first_weekday + day - 1) % 7  # Monday = 0
+    if weekday == 5:  # Saturday: the Friday before, or Monday the 3rd for the 1st
+        return day - 1 if day > 1 else day + 2
+    if weekday == 6:  # Sunday: the Monday after, or the Friday before at the month's end
+        return day + 1 if day < length else day - 2
+    return day
+
+
 def _month_days(fields: CronFields, year: int, month: int) -> tuple[int, ...]:
     """Return the days of *month* that match the day-of-month/day-of-week fields."""
     first_weekday, length = calendar.monthrange(year, month)  # Monday = 0
+    special_days = {
+        _nearest_weekday(day, first_weekday, length)
+        for day in fields.nearest_weekdays
+        if day <= length  # like `31`, `31W` fires only in months that have a 31st
+    }
+    if fields.last_day_of_month:
+        special_days.add(length)
+    if fields.last_weekday_of_month:
+        special_days.add(_nearest_weekday(length, first_weekday, length))
     days = []
     for day in range(1, length + 1):
-        dom = day in fields.days_of_month or (fields.last_day_of_month and day == length)
+        dom = day in fields.days_of_month or day in special_days
         cron_weekday = (first_weekday + day) % 7  # (Monday=0 based weekday + 1) % 7, Sunday = 0
-        dow = cron_weekday in fields.days_of_week
+        dow = cron_weekday in fields.days_of_week or (
+            cron_weekday in fields.last_days_of_week and day > length - 7
+        )
         if not dow:
             for weekday, counts in fields.nth_days_of_week:
                 if weekday == cron_weekday and (day - 1) // 7 + 1 in counts:
@@ -44,10 +65,13 @@ class Cron(Schedule):
 
     Accepts 5 fields (``minute hour day-of-month month day-of-week``) or 6 with seconds
     first; names (``JAN``, ``mon``), ``7`` for Sunday, ``*``, ``a``, ``a-b``, ``a-b/s``,
-    ``*/s``, ``a/s``, lists, ``L`` (last day of month), ``DAY#n`` (n-th weekday of the month),
-    and the nicknames ``@yearly @annually @monthly @weekly @daily @midnight @hourly``.
-    Day fields follow Vixie cron: if either starts with ``*``, both must match; otherwise
-    either may.  See the docs for the full table and the DST behaviour.
+    ``*/s``, ``a/s`` (``a-max/s``), lists, and the nicknames ``@yearly @annually @monthly
+    @weekly @daily @midnight @hourly``.  Day of month also takes ``L`` (the last day), ``LW``
+    (the last weekday) and ``nW`` (the weekday nearest to day n, within the month); day of
+    week takes ``dL`` (the last ``d`` of the month: ``5L``, ``FRIL``) and ``d#n`` (the n-th);
+    ``?`` in either day field means no constraint.  Day fields follow Vixie cron: if either
+    starts with ``*`` or is ``?``, both must match; otherwise either may.  See the docs for
+    the full table and the DST behaviour.
 
     Example::
 
@@ -82,9 +106,9 @@ class Cron(Schedule):
     def is_wildcard(self) -> bool:
         """Whether the schedule fires on every matching instant (see the DST rules).
 
-        True for 6-field expressions and when the minute or hour field starts with ``*``;
-        such schedules skip wall times in a DST gap and fire in both passes of a repeated
-        hour.  Other (fixed-time) expressions fire once per matching wall time.
+        True when the seconds (if given), minute or hour field starts with ``*``; such
+        schedules skip wall times in a DST gap and fire in both passes of a repeated hour.
+        Other (fixed-time) expressions fire once per matching wall time.
         """
         return self._fields.wildcard
 

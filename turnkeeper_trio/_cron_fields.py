@@ -1,11 +1,14 @@
 """Parse a cron expression into the sets of values each field matches.
 
-This is the only module that imports ``croniter``.  croniter expands the fields (names, ranges,
-steps, ``L``, ``#``); before that, the expression is checked here against the grammar that
-turnkeeper_trio documents, which is stricter than croniter's in the places where croniter
-differs from Vixie cron: reversed ranges are rejected instead of wrapping around, ``a-a/s``
-means ``{a}``, and croniter-only syntax (``?``, ``W``, ``H``, a year field) is refused.
-Iteration and the day-field rule are not croniter's: see ``_cron.py``.
+This is the only module that imports ``croniter``.  croniter expands the plain items of each
+field (numbers, names, ranges, steps); before that, the expression is checked here against
+the grammar that turnkeeper_trio documents, which is stricter than croniter's where croniter
+differs from Vixie cron: reversed ranges are rejected instead of wrapping around, and
+``a-a/s`` and ``max/s`` mean ``{a}`` (croniter 7 reads ``a-a/s`` as ``*/s``).  The day-level
+extensions are read here, not by croniter, so they mean the same on every croniter release:
+``L``, ``LW`` and ``nW`` in the day of month, ``dL`` and ``d#n`` in the day of week, and ``?``
+in either (no constraint; it counts as ``*`` for the Vixie day rule).  Iteration and the
+day-field rule are not croniter's either: see ``_cron.py``.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ _ITEM = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 _NTH = re.compile(r"^(?P<day>[a-z0-9]+)#(?P<nth>\d+)$", re.IGNORECASE)
+_NEAREST_WEEKDAY = re.compile(r"^(?P<day>\d+)W$", re.IGNORECASE)
+_LAST_OF_WEEKDAY = re.compile(r"^(?P<day>[a-z0-9]+)L$", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -79,31 +84,70 @@ class CronFields:
     seconds: tuple[int, ...]
     minutes: tuple[int, ...]
     hours: tuple[int, ...]
+    #: Plain days of month (``?`` and ``*`` give all of 1-31).
     days_of_month: frozenset[int]
+    #: ``L``: the last day of the month.
     last_day_of_month: bool
+    #: ``LW``: the last weekday (Monday-Friday) of the month.
+    last_weekday_of_month: bool
+    #: ``nW``: the weekday nearest to day n, within its month (only months that have day n).
+    nearest_weekdays: frozenset[int]
     months: frozenset[int]
     #: Days of week matched on every week, 0 = Sunday ... 6 = Saturday.
     days_of_week: frozenset[int]
     #: Days of week matched only on their n-th occurrence in the month (``MON#2``).
     nth_days_of_week: tuple[tuple[int, frozenset[int]], ...]
-    #: Vixie cron: when either day field starts with ``*``, both must match (AND).
+    #: ``dL``: days of week matched on their last occurrence in the month (``5L``, ``FRIL``).
+    last_days_of_week: frozenset[int]
+    #: Vixie cron: when either day field starts with ``*`` (or is ``?``), both must match.
     days_and: bool
     #: Wildcard schedules fire on every matching instant (see ``_wall.py``).
     wildcard: bool
 
 
+@attrs.define
+class _DayExtensions:
+    """The day-level items of one expression, read here instead of by croniter."""
+
+    last_day: bool = False
+    last_weekday: bool = False
+    nearest: set[int] = attrs.Factory(set)
+    nth: dict[int, set[int]] = attrs.Factory(dict)
+    last_of: set[int] = attrs.Factory(set)
+
+
+def _day_item(item: str, spec: _FieldSpec, expr: str, ext: _DayExtensions) -> bool:
+    """Record *item* if it is a day-level extension of its field; say whether it was."""
+    lowered = item.lower()
+    if spec is _DAY_OF_MONTH:
+        if lowered == "l":
+            ext.last_day = True
+        elif lowered == "lw":
+            ext.last_weekday = True
+        elif nearest := _NEAREST_WEEKDAY.match(item):
+            ext.nearest.add(spec.value(nearest["day"], expr))
+        else:
+            return False
+        return True
+    if spec is _DAY_OF_WEEK:
+        if nth := _NTH.match(item):
+            day = spec.value(nth["day"], expr) % 7
+            count = int(nth["nth"])
+            if not 1 <= count <= 5:
+                raise InvalidSchedule(
+                    f"cron {expr!r}: day-of-week {item!r}: the n in '#n' must be 1-5, got {count}"
+                )
+            ext.nth.setdefault(day, set()).add(count)
+        elif last := _LAST_OF_WEEKDAY.match(item):
+            ext.last_of.add(spec.value(last["day"], expr) % 7)
+        else:
+            return False
+        return True
+    return False
+
+
 def _check_item(item: str, spec: _FieldSpec, expr: str) -> str:
-    """Validate one comma-separated item; return it normalized for croniter."""
-    if spec is _DAY_OF_MONTH and item.lower() == "l":
-        return "L"
-    if spec is _DAY_OF_WEEK and (nth := _NTH.match(item)):
-        day = spec.value(nth["day"], expr) % 7
-        count = int(nth["nth"])
-        if not 1 <= count <= 5:
-            raise InvalidSchedule(
-                f"cron {expr!r}: day-of-week {item!r}: the n in '#n' must be 1-5, got {count}"
-            )
-        return f"{day}#{count}"
+    """Validate one plain comma-separated item; return it normalized for croniter."""
     match = _ITEM.match(item)
     if match is None:
         raise InvalidSchedule(
@@ -123,20 +167,33 @@ def _check_item(item: str, spec: _FieldSpec, expr: str) -> str:
             f"cron {expr!r}: {spec.name} range {item!r} is reversed ({start} > {end}); "
             "write it as two items, e.g. 'a-max,min-b'"
         )
-    if end is not None and end == start:
-        return str(start)  # a-a/s is {a}; croniter would read it as a-max/s
     if end is None and step_text is not None:
         end = spec.high  # a/s is a-max/s, as in most crons
-    if end is None:
-        return str(start)
+    if end is None or end == start:
+        return str(start)  # a, a-a/s and max/s are {a}; croniter 7 reads a-a/s as */s
     return f"{start}-{end}" + (f"/{step}" if step_text is not None else "")
 
 
-def _check_field(text: str, spec: _FieldSpec, expr: str) -> str:
+def _check_field(text: str, spec: _FieldSpec, expr: str, ext: _DayExtensions) -> str:
+    """Validate one field; return its plain items for croniter (``*`` if it has none)."""
     items = text.split(",")
     if any(not item for item in items):
         raise InvalidSchedule(f"cron {expr!r}: {spec.name} field {text!r} has an empty item")
-    return ",".join(_check_item(item, spec, expr) for item in items)
+    if "?" in text:
+        if spec not in (_DAY_OF_MONTH, _DAY_OF_WEEK):
+            raise InvalidSchedule(
+                f"cron {expr!r}: {spec.name} item '?' is not valid: '?' (no constraint) "
+                "is for the day-of-month and day-of-week fields"
+            )
+        if text != "?":
+            raise InvalidSchedule(
+                f"cron {expr!r}: {spec.name} field {text!r}: '?' must stand alone"
+            )
+        return "*"
+    plain = [
+        _check_item(item, spec, expr) for item in items if not _day_item(item, spec, expr, ext)
+    ]
+    return ",".join(plain)
 
 
 def parse_cron(expr: str) -> CronFields:
@@ -164,19 +221,20 @@ def parse_cron(expr: str) -> CronFields:
             f"cron {expr!r}: expected 5 fields (minute hour day-of-month month day-of-week) "
             f"or 6 with seconds first, got {len(parts)}"
         )
-    normalized = [_check_field(part, spec, expr) for part, spec in zip(parts, specs, strict=True)]
-    dow_text = normalized[-1]
-    if "#" in dow_text and any("#" not in item for item in dow_text.split(",")):
-        raise InvalidSchedule(
-            f"cron {expr!r}: day-of-week cannot mix plain days with '#n' items; "
-            "use two jobs instead"
-        )
+    ext = _DayExtensions()
+    normalized = [
+        _check_field(part, spec, expr, ext) for part, spec in zip(parts, specs, strict=True)
+    ]
+    # A day field made only of extensions has no plain days for croniter to expand.
+    dom_plain, dow_plain_text = normalized[-3], normalized[-1]
+    normalized[-3] = dom_plain or "*"
+    normalized[-1] = dow_plain_text or "*"
     # croniter's own 6-field form has the seconds last, in every version the range allows
     # (``second_at_beginning=`` is newer than croniter 2.0); it lists the fields that way too.
     if len(normalized) == 6:
         normalized = [*normalized[1:], normalized[0]]
     try:
-        expanded, nth = croniter.expand(" ".join(normalized))
+        expanded, _nth = croniter.expand(" ".join(normalized))
     except ValueError as exc:  # croniter's own errors are ValueError subclasses
         raise InvalidSchedule(f"cron {expr!r}: {exc}") from None
     expanded = [[0], *expanded] if len(parts) == 5 else [expanded[5], *expanded[:5]]
@@ -186,30 +244,24 @@ def parse_cron(expr: str) -> CronFields:
         if field == ["*"]:
             high = 6 if spec is _DAY_OF_WEEK else spec.high  # 7 is Sunday again
             return tuple(range(spec.low, high + 1))
-        return tuple(sorted({int(v) for v in field if v != "l"}))
+        return tuple(sorted({int(v) for v in field}))
 
-    dom_field = expanded[3]
-    dow_plain = frozenset(v % 7 for v in values(5, _DAY_OF_WEEK))
-    # croniter also reports "last <day> of the month" here as the string "l"; our grammar
-    # refuses that form before croniter sees it, so only whole numbers can arrive.
-    nth_days = tuple(
-        sorted(
-            (int(day), frozenset(count for count in counts if isinstance(count, int)))
-            for day, counts in nth.items()
-        )
-    )
-    if nth_days:
-        dow_plain = frozenset()
-    minute_text, hour_text = parts[-5], parts[-4]
+    dom_text, dow_text = parts[-3], parts[-1]
     return CronFields(
         seconds=values(0, _SECOND),
         minutes=values(1, _MINUTE),
         hours=values(2, _HOUR),
-        days_of_month=frozenset(values(3, _DAY_OF_MONTH)),
-        last_day_of_month="l" in dom_field,
+        days_of_month=frozenset(values(3, _DAY_OF_MONTH)) if dom_plain else frozenset(),
+        last_day_of_month=ext.last_day,
+        last_weekday_of_month=ext.last_weekday,
+        nearest_weekdays=frozenset(ext.nearest),
         months=frozenset(values(4, _MONTH)),
-        days_of_week=dow_plain,
-        nth_days_of_week=nth_days,
-        days_and=parts[-3].startswith("*") or parts[-1].startswith("*"),
-        wildcard=len(parts) == 6 or minute_text.startswith("*") or hour_text.startswith("*"),
+        days_of_week=(
+            frozenset(v % 7 for v in values(5, _DAY_OF_WEEK)) if dow_plain_text else frozenset()
+        ),
+        nth_days_of_week=tuple(sorted((day, frozenset(n)) for day, n in ext.nth.items())),
+        last_days_of_week=frozenset(ext.last_of),
+        days_and=dom_text[0] in "*?" or dow_text[0] in "*?",
+        # Fixed-time unless the seconds (if given), minute or hour field starts with '*'.
+        wildcard=any(field.startswith("*") for field in parts[:-3]),
     )

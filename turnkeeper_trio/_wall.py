@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 
-__all__ = ["WallSource", "next_instant_after", "resolve_wall"]
+__all__ = ["WallSource", "next_instant_after", "resolve_wall", "transition_between"]
 
 #: Produces the matching wall times >= a naive local start, in increasing order.
 WallSource = Callable[[datetime], Iterator[datetime]]
@@ -55,6 +55,23 @@ def _transition(tz: tzinfo, before: datetime, after: datetime) -> datetime:
         else:
             lo = mid
     return hi
+
+
+def transition_between(
+    tz: tzinfo, start: datetime, end: datetime
+) -> tuple[datetime, timedelta, timedelta] | None:
+    """The offset change of *tz* in ``(start, end]`` (aware instants), if the offsets differ.
+
+    Returns ``(instant, offset before, offset after)``, the instant aware in UTC.  Meant for
+    consecutive fire times, which at most one DST transition separates.
+    """
+    lo = start.astimezone(UTC).replace(tzinfo=None)
+    hi = end.astimezone(UTC).replace(tzinfo=None)
+    before, after = _offset_at(tz, lo), _offset_at(tz, hi)
+    if before == after:
+        return None
+    moment = _transition(tz, lo, hi)
+    return moment.replace(tzinfo=UTC), before, _offset_at(tz, moment)
 
 
 def resolve_wall(wall: datetime, tz: tzinfo, *, fixed: bool) -> list[datetime]:

@@ -1,0 +1,156 @@
+"""Upcoming fire times with the DST decisions behind them, for people to read.
+
+The command line (``python -m turnkeeper_trio next``) prints these; anything that shows a
+schedule to a person can use them.  The notes describe what the project's DST rule (see
+``_wall.py``) decided on a day whose clocks change: a fixed-time wall time that does not exist
+runs at the end of the gap, one that happens twice runs at its first pass; a wildcard schedule
+skips the gap and runs in both passes.  Pure: no trio, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Protocol
+
+import attrs
+
+from ._schedule import Schedule
+from ._wall import transition_between
+
+__all__ = ["Fire", "describe_cron", "preview_fires"]
+
+_ONE_SECOND = timedelta(seconds=1)
+
+
+class _WallSchedule(Protocol):
+    """What ``Cron`` and ``WeekdayTimes`` share: matching wall times in a zone."""
+
+    tz: tzinfo
+
+    def _walls_from(self, start: datetime) -> Iterator[datetime]: ...
+
+
+@attrs.frozen
+class Fire:
+    """One upcoming fire instant and, on a DST-change day, what the rule decided."""
+
+    #: The instant, aware, in the schedule's zone (``fold`` set for a second pass).
+    at: datetime
+    #: A sentence for people, or ``None`` when no clock change touches this fire.
+    note: str | None = None
+
+
+def _clock(wall: datetime) -> str:
+    return wall.strftime("%H:%M:%S" if wall.second else "%H:%M")
+
+
+def _listed(walls: list[datetime]) -> str:
+    texts = [_clock(w) for w in walls[:3]] + (["..."] if len(walls) > 3 else [])
+    return " and ".join(texts) if len(texts) <= 2 else ", ".join(texts)
+
+
+def _zone(schedule: Schedule) -> tzinfo | None:
+    tz = getattr(schedule, "tz", None)
+    return tz if isinstance(tz, tzinfo) else None
+
+
+def _walls_in(schedule: _WallSchedule, start: datetime, end: datetime) -> list[datetime]:
+    """The schedule's matching naive wall times in ``[start, end)``."""
+    found = []
+    for wall in schedule._walls_from(start):
+        if wall >= end:
+            break
+        found.append(wall)
+    return found
+
+
+def _gap_note(
+    schedule: _WallSchedule, previous: datetime, at: datetime, *, fixed: bool
+) -> str | None:
+    """Explain a spring-forward gap between *previous* and *at* (aware instants)."""
+    tz = schedule.tz
+    found = transition_between(tz, previous, at)
+    if found is None:
+        return None
+    moment, before, after = found
+    if after <= before:
+        return None  # a fall-back: handled by the fold note
+    gap_end = moment.astimezone(tz).replace(tzinfo=None)
+    skipped = _walls_in(schedule, gap_end - (after - before), gap_end)
+    if not skipped:
+        return None
+    day = f"{gap_end:%Y-%m-%d}"
+    verb = "does" if len(skipped) == 1 else "do"
+    if fixed:
+        if at.timestamp() != moment.timestamp():
+            return None
+        local = at.astimezone(tz)
+        runs = "runs" if len(skipped) == 1 else "they run once"
+        return f"{_listed(skipped)} {verb} not exist on {day}: {runs} at {_clock(local)} {local:%Z}"
+    return f"{_listed(skipped)} {verb} not exist on {day}: skipped (wildcard schedules do)"
+
+
+def _fold_note(schedule: _WallSchedule, at: datetime, *, fixed: bool) -> str | None:
+    local = at.astimezone(schedule.tz)
+    wall = local.replace(tzinfo=None)
+    first = wall.replace(tzinfo=schedule.tz, fold=0)
+    second = wall.replace(tzinfo=schedule.tz, fold=1)
+    if first.utcoffset() == second.utcoffset() or first.timestamp() > second.timestamp():
+        return None
+    head = f"{_clock(wall)} happens twice on {wall:%Y-%m-%d}"
+    if fixed:
+        return f"{head}: runs once, at the first ({first:%Z})"
+    which = "second" if local.fold else "first"
+    return f"{head}: runs at both; this is the {which} ({local:%Z})"
+
+
+def preview_fires(schedule: Schedule, after: datetime, count: int) -> list[Fire]:
+    """The next *count* fires of *schedule* strictly after the aware *after*, with DST notes.
+
+    Notes are given for wall-clock schedules (``Cron``, ``WeekdayTimes``); other schedules
+    fire in elapsed time, which no clock change moves.
+    """
+    tz = _zone(schedule)
+    walls = schedule if tz is not None and hasattr(schedule, "_walls_from") else None
+    fixed = not getattr(schedule, "is_wildcard", False)
+    fires: list[Fire] = []
+    previous = after
+    for at in schedule.preview(after, count):
+        note = None
+        if walls is not None:
+            assert tz is not None
+            typed: _WallSchedule = walls  # type: ignore[assignment]  # checked by hasattr
+            notes = [
+                _gap_note(typed, previous, at, fixed=fixed),
+                _fold_note(typed, at, fixed=fixed),
+            ]
+            note = "; ".join(n for n in notes if n) or None
+            at = at.astimezone(tz)
+        fires.append(Fire(at, note))
+        previous = at
+    return fires
+
+
+def describe_cron(expr: str) -> str | None:
+    """A sentence for a cron expression ("At 09:00, Monday through Friday"), if possible.
+
+    Uses the optional ``cron-descriptor`` package (extra ``describe``); ``None`` when it is
+    not installed or cannot read the expression.
+    """
+    try:
+        from cron_descriptor import ExpressionDescriptor, Options
+    except ImportError:
+        return None
+    options = Options()
+    options.use_24hour_time_format = True
+    try:
+        text = ExpressionDescriptor(expr, options).get_description()
+    except Exception:  # its own parse errors: the expression was already validated by Cron
+        return None
+    return str(text)
+
+
+def utc_text(at: datetime) -> str:
+    """*at* in UTC, ``2027-03-28 01:00:00 UTC``."""
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
