@@ -103,7 +103,7 @@ async def apscheduler(n: int) -> float:
     return time.perf_counter() - start
 
 
-async def _read_all(events: tk.Subscription) -> None:
+async def _read_all(events: tk.Subscription[tk.Event]) -> None:
     async for _ in events:
         pass
 

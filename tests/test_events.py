@@ -13,7 +13,7 @@ from turnkeeper_trio.testing import MockWallClock
 from .conftest import START, Recorder
 
 
-async def _collect(subscription: tk.Subscription, into: list[tk.Event]) -> None:
+async def _collect(subscription: tk.Subscription[tk.Event], into: list[tk.Event]) -> None:
     async for event in subscription:
         into.append(event)
 
@@ -147,6 +147,6 @@ async def test_closed_subscriptions_are_forgotten(
 def test_subscribe_validates_its_arguments() -> None:
     s = tk.Scheduler(max_workers=1)
     with pytest.raises(TypeError, match="Event subclasses"):
-        s.subscribe(int)  # type: ignore[arg-type]
+        s.subscribe(int)  # type: ignore[type-var]
     with pytest.raises(tk.InvalidArgument, match="buffer_size"):
         s.subscribe(buffer_size=0)

@@ -164,7 +164,8 @@ def _once(at: float) -> Pair:
     def next_after(t: float) -> float | None:
         return at if at > t else None
 
-    return next_after, lambda t: at
+    # A Once already past is due the moment it is added.
+    return next_after, lambda t: max(at, t)
 
 
 def _never() -> Pair:

@@ -49,6 +49,7 @@ def test_zero_retries_never_retries() -> None:
 def test_jitter_stays_within_its_bounds(
     initial: float, factor: float, max_delay: float, jitter: float, seed: int, attempt: int
 ) -> None:
+    initial, max_delay = sorted((initial, max_delay))  # initial > max_delay is refused
     policy = tk.ExponentialBackoff(
         max_retries=30,
         initial=initial,

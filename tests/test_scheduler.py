@@ -123,18 +123,19 @@ async def test_try_add_job_raises_staging_full(autojump_clock: object, wall: Moc
 async def test_add_job_waits_for_room_in_the_staging_buffer(
     autojump_clock: object, wall: MockWallClock
 ) -> None:
-    scheduler = tk.Scheduler(max_workers=1, staging_buffer_size=1, wall_clock=wall)
-    scheduler.try_add_job(tk.Never(), Recorder(wall))
-    with trio.testing.assert_checkpoints(), trio.move_on_after(5) as scope:
-        await scheduler.add_job(tk.Never(), Recorder(wall))
-    assert scope.cancelled_caught, "add_job should block while the buffer is full"
-    assert len(scheduler.list_all_jobs()) == 1  # the cancelled submission left nothing behind
-    async with trio.open_nursery() as nursery:
-        await nursery.start(scheduler.run)
-        job_id = await scheduler.add_job(tk.Never(), Recorder(wall))
-        await trio.lowlevel.checkpoint()
-        assert scheduler.get_job_details(job_id).state is tk.JobState.SCHEDULED
-        await scheduler.shutdown_graceful()
+    async with tk.open_scheduler(max_workers=1, staging_buffer_size=1, wall_clock=wall) as s:
+        first = s.try_add_job(tk.Never(), Recorder(wall))  # the buffer is now full
+        # A submission cancelled while it would wait leaves nothing behind.
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await s.add_job(tk.Never(), Recorder(wall))
+        assert [j.id for j in s.list_all_jobs()] == [first]
+        with trio.testing.assert_checkpoints():
+            second = await s.add_job(tk.Never(), Recorder(wall))
+        # It waited for the coordinator to take the first one in.
+        assert s.get_job_details(first).state is tk.JobState.SCHEDULED
+        await trio.testing.wait_all_tasks_blocked()
+        assert s.get_job_details(second).state is tk.JobState.SCHEDULED
 
 
 async def test_cancel_job_stops_future_runs(

@@ -19,6 +19,7 @@ from ._events import Event as Event
 from ._events import JobAdded as JobAdded
 from ._events import JobCancelled as JobCancelled
 from ._events import JobCompleted as JobCompleted
+from ._events import JobEvent as JobEvent
 from ._events import JobFailed as JobFailed
 from ._events import JobPaused as JobPaused
 from ._events import JobResumed as JobResumed
@@ -34,6 +35,7 @@ from ._exceptions import InvalidSchedule as InvalidSchedule
 from ._exceptions import JobFinished as JobFinished
 from ._exceptions import JobNotFound as JobNotFound
 from ._exceptions import SchedulerClosed as SchedulerClosed
+from ._exceptions import SchedulerNotRunning as SchedulerNotRunning
 from ._exceptions import StagingFull as StagingFull
 from ._exceptions import TurnKeeperError as TurnKeeperError
 from ._lifetime import Forever as Forever
@@ -88,6 +90,7 @@ __all__ = [
     "JobCompleted",
     "JobContext",
     "JobDetails",
+    "JobEvent",
     "JobFailed",
     "JobFinished",
     "JobId",
@@ -110,6 +113,7 @@ __all__ = [
     "RunStarted",
     "Scheduler",
     "SchedulerClosed",
+    "SchedulerNotRunning",
     "ShutdownStarted",
     "StagingFull",
     "Subscription",

@@ -3,7 +3,7 @@
 Everything that changes a job happens in one of the synchronous methods below, so each
 change is atomic under Trio's cooperative scheduling.  They are called from three places:
 
-* the coordinator's own tasks (``intake_staging``, ``intake_outcomes``, ``dispatch_loop``);
+* the coordinator's own tasks (``intake_loop``, ``intake_outcomes``, ``dispatch_loop``);
 * the ``Scheduler`` handle's commands (cancel, update, trigger, pause, resume), which apply
   immediately and return;
 * a worker, to say that a run has started (so ``RUNNING`` is visible at once).
@@ -29,15 +29,30 @@ import attrs
 import trio
 
 from . import _events as ev
-from ._exceptions import JobFinished, JobNotFound
+from ._boundary import (
+    BadStrategyValue,
+    checked_allows,
+    checked_decision,
+    checked_delay,
+    checked_fire,
+    checked_grace,
+    checked_schedule,
+)
+from ._exceptions import InvalidArgument, JobFinished, JobNotFound
 from ._job import Job, JobSpec, Run, RunKind
 from ._metrics import Metrics, MetricsSnapshot
 from ._models import JobDetails, JobId, JobState, JobSummary, Outcome, RunRecord
 from ._outcome import Finished, LateWarnings, error_info, log_outcome
 from ._queue import JobQueue
+from ._staging import StagingBuffer
+from ._submission import Signatures
 from ._wallclock import WallClock
 
 __all__ = ["Coordinator"]
+
+
+#: ``update_job`` argument names that differ from the ``Job`` field they set.
+_JOB_FIELD = {"async_fn": "fn"}
 
 
 def _from_ts(timestamp: float) -> datetime:
@@ -48,11 +63,11 @@ def _from_ts(timestamp: float) -> datetime:
 class Coordinator:
     """Owns the job table, the queues and the metrics (internal)."""
 
+    owner: object
     queue: JobQueue
     wall_clock: WallClock
     metrics: Metrics
-    staging: trio.MemoryReceiveChannel[JobSpec]
-    staged: dict[int, JobSpec]
+    staging: StagingBuffer
     history_size: int
     retention: int
     retention_age: float
@@ -152,17 +167,25 @@ class Coordinator:
         order = self._finished_order
         if not order:
             return
-        try:
-            oldest = trio.current_time() - self.retention_age
-        except RuntimeError:  # queried after trio.run has returned: nothing ages any more
-            oldest = -math.inf
+        # Queried after trio.run has returned: nothing ages any more.
+        in_run = trio.lowlevel.in_trio_run()
+        oldest = trio.current_time() - self.retention_age if in_run else -math.inf
         while order and (len(order) > self.retention or order[0][1] < oldest):
             self.jobs.pop(order.popleft()[0], None)
 
+    def stage(self, spec: JobSpec) -> None:
+        """Accept a submission into the staging buffer (the caller made sure it fits)."""
+        self.staging.put(spec)
+        self.metrics.jobs_submitted += 1
+
+    async def intake_loop(self) -> None:
+        """Take in staged submissions as they arrive, a whole batch per wake-up."""
+        while True:
+            await self.staging.wait_for_arrivals()
+            self.ingest_staged_now()
+
     def ingest(self, spec: JobSpec) -> None:
-        """Take a submitted job into the table and plan its first run (once)."""
-        if self.staged.pop(spec.id.value, None) is None:
-            return  # already taken in, ahead of the staging buffer, by a command
+        """Take a submitted job into the table and plan its first run."""
         job = spec.to_job()
         self.jobs[job.key] = job
         self._live += 1
@@ -172,21 +195,15 @@ class Coordinator:
 
     def ingest_staged_now(self) -> None:
         """Take in everything waiting in the staging buffer, without blocking."""
-        while True:
-            try:
-                spec = self.staging.receive_nowait()
-            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                return
+        for spec in self.staging.take_all():
             self.ingest(spec)
 
     def job(self, job_id: object) -> Job:
         """Return the job with *job_id*, taking it in from the staging buffer if needed."""
-        if not isinstance(job_id, JobId):
-            raise TypeError(f"job_id must be a JobId (returned by add_job), got {job_id!r}")
+        job_id = self.check_id(job_id)
         self.forget_finished()
         job = self.jobs.get(job_id.value)
-        spec = self.staged.get(job_id.value)
-        if job is None and spec is not None:
+        if job is None and (spec := self.staging.take(job_id.value)) is not None:
             # A command for a job still in the staging buffer: take it in now, so that
             # commands always apply after the submission they refer to.
             self.ingest(spec)
@@ -194,6 +211,17 @@ class Coordinator:
         if job is None:
             raise JobNotFound(f"no job {job_id} in this scheduler (finished jobs age out)")
         return job
+
+    def check_id(self, job_id: object) -> JobId:
+        """Refuse anything but a ``JobId`` of this scheduler (or one built by hand)."""
+        if not isinstance(job_id, JobId):
+            raise TypeError(f"job_id must be a JobId (returned by add_job), got {job_id!r}")
+        if job_id.scheduler is not None and job_id.scheduler is not self.owner:
+            raise InvalidArgument(
+                f"job_id: {job_id} belongs to another scheduler; use it with the scheduler "
+                "whose add_job returned it"
+            )
+        return job_id
 
     def live_job(self, job_id: object, action: str) -> Job:
         """Like :meth:`job`, but refuse jobs that have finished."""
@@ -207,13 +235,17 @@ class Coordinator:
     def _fail_job(self, job: Job, where: str, exc: Exception) -> None:
         """A user-supplied schedule or policy raised: the job cannot be planned any more."""
         job.error = info = error_info(exc)
-        self.emit(lambda at: ev.JobFailed(at, job.id, info))
+        self.emit(lambda at: ev.JobFailed(at, job.id, job.name, info))
+        if isinstance(exc, BadStrategyValue):
+            what, exc_info = str(exc), None  # our own check: its traceback says nothing
+        else:
+            what, exc_info = f"its {where} raised {exc!r}", exc
         self.log.error(
-            "job %s failed: its %s raised %r; it will not run again",
+            "job %r (%s) failed: %s; it will not run again",
+            job.name,
             job.id,
-            where,
-            exc,
-            exc_info=exc,
+            what,
+            exc_info=exc_info,
             extra={"job_id": str(job.id), "job_name": job.name},
         )
         self._set_state(job, JobState.FAILED)
@@ -232,7 +264,7 @@ class Coordinator:
                 self._complete(job)
             return
         try:
-            allowed = job.lifetime.allows(runs=job.runs, next_fire=due)
+            allowed = checked_allows(job.lifetime.allows(runs=job.runs, next_fire=due))
         except Exception as exc:
             self._fail_job(job, "lifetime", exc)
             return
@@ -250,7 +282,7 @@ class Coordinator:
 
     def _next_fire(self, job: Job, after: datetime) -> datetime | None:
         try:
-            return job.schedule.next_after(after)
+            return checked_fire(job.schedule.next_after(after), after, "schedule.next_after")
         except Exception as exc:
             self._fail_job(job, "schedule", exc)
             return None
@@ -258,8 +290,8 @@ class Coordinator:
     def _plan_first(self, job: Job, anchor: datetime) -> None:
         """Plan the job's first regular occurrence for a schedule given at *anchor*."""
         try:
-            job.schedule = job.schedule.anchored(anchor)
-            first = job.schedule.first_after(anchor)
+            job.schedule = checked_schedule(job.schedule.anchored(anchor))
+            first = checked_fire(job.schedule.first_after(anchor), None, "schedule.first_after")
         except Exception as exc:
             self._fail_job(job, "schedule", exc)
             return
@@ -267,7 +299,7 @@ class Coordinator:
 
     def _complete(self, job: Job) -> None:
         self.metrics.jobs_completed += 1
-        self.emit(lambda at: ev.JobCompleted(at, job.id))
+        self.emit(lambda at: ev.JobCompleted(at, job.id, job.name))
         self._set_state(job, JobState.COMPLETED)
         self._debug("job completed", job)
 
@@ -355,7 +387,9 @@ class Coordinator:
             run_for: datetime | None = due
             if wall > front[0]:
                 try:
-                    decision = job.misfire.decide(job.schedule, due, wall_now)
+                    decision = checked_decision(
+                        job.misfire.decide(job.schedule, due, wall_now), due
+                    )
                 except Exception as exc:
                     self._fail_job(job, "misfire policy or schedule", exc)
                     continue
@@ -367,9 +401,13 @@ class Coordinator:
                     self._queue_regular(job, decision.next_due)
                     continue
             assert run_for is not None  # narrowed above; mypy loses it across the try
+            try:
+                grace = checked_grace(job.misfire)
+            except BadStrategyValue as exc:
+                self._fail_job(job, "misfire policy", exc)
+                continue
             job.next_due = None
             job.attempt = 1
-            grace = job.misfire.grace
             start_by = run_for.timestamp() + grace if grace is not None else math.inf
             return self._make_run(job, RunKind.REGULAR, run_for, start_by)
         return None
@@ -377,9 +415,10 @@ class Coordinator:
     def _count_misfires(self, job: Job, count: int, due: datetime) -> None:
         self.metrics.misfires += count
         job.misfires += count
-        self.emit(lambda at: ev.Misfired(at, job.id, count, due))
+        self.emit(lambda at: ev.Misfired(at, job.id, job.name, count, due))
         self.log.warning(
-            "job %s missed %d occurrence(s) from %s (misfire policy %r)",
+            "job %r (%s) missed %d occurrence(s) from %s (misfire policy %r)",
+            job.name,
             job.id,
             count,
             due.isoformat(),
@@ -476,7 +515,11 @@ class Coordinator:
                 self._late_warnings.note(self.log, lateness, self.late_threshold, self.metrics)
         if run.kind is RunKind.REGULAR:
             job.last_fired_for = max(job.last_fired_for, run.scheduled_for.timestamp())
-        self.emit(lambda at: ev.RunStarted(at, job.id, run.run_id, run.attempt, run.scheduled_for))
+        self.emit(
+            lambda at: ev.RunStarted(
+                at, job.id, job.name, run.run_id, run.attempt, run.scheduled_for
+            )
+        )
 
     def run_stopped(self, run: Run) -> None:
         """A worker has finished *run*; its report follows on the outcome channel."""
@@ -541,11 +584,12 @@ class Coordinator:
         """Pause a job that keeps failing, and say why."""
         self._pause(job)
         job.quarantined = True
-        self.emit(lambda at: ev.JobPaused(at, job.id, quarantined=True))
+        self.emit(lambda at: ev.JobPaused(at, job.id, job.name, quarantined=True))
         self.metrics.jobs_quarantined += 1
         self.log.warning(
-            "job %s quarantined (paused) after %d failed occurrences in a row; "
+            "job %r (%s) quarantined (paused) after %d failed occurrences in a row; "
             "resume_job() lifts the quarantine",
+            job.name,
             job.id,
             job.consecutive_failures,
             extra={"job_id": str(job.id), "job_name": job.name},
@@ -588,7 +632,15 @@ class Coordinator:
         log_outcome(self.log, run, finished)
         self.emit(
             lambda at: ev.RunFinished(
-                at, job.id, run.run_id, run.attempt, outcome, finished.duration, finished.error
+                at,
+                job.id,
+                job.name,
+                run.run_id,
+                run.attempt,
+                run.scheduled_for,
+                outcome,
+                finished.duration,
+                finished.error,
             )
         )
 
@@ -596,7 +648,7 @@ class Coordinator:
         if job.retry is None:
             return False
         try:
-            delay = job.retry.next_delay(run.attempt)
+            delay = checked_delay(job.retry.next_delay(run.attempt))
         except Exception as exc:
             self._fail_job(job, "retry policy", exc)
             return True
@@ -606,10 +658,11 @@ class Coordinator:
         job.retry_for = run.scheduled_for
         job.retry_triggered = run.triggered
         self.metrics.retries_scheduled += 1
-        self.emit(lambda at: ev.RetryScheduled(at, job.id, job.attempt, delay))
+        self.emit(lambda at: ev.RetryScheduled(at, job.id, job.name, job.attempt, delay))
         self._push_soon(job, RunKind.RETRY, trio.current_time() + delay)
         self.log.info(
-            "job %s attempt %d failed; retrying in %.3f s",
+            "job %r (%s) attempt %d failed; retrying in %.3f s",
+            job.name,
             job.id,
             run.attempt,
             delay,
@@ -627,7 +680,7 @@ class Coordinator:
         self._abandon(job)
         self.metrics.jobs_cancelled += 1
         self._set_state(job, JobState.CANCELLED)
-        self.emit(lambda at: ev.JobCancelled(at, job.id))
+        self.emit(lambda at: ev.JobCancelled(at, job.id, job.name))
         self._debug("job cancelled", job)
         if interrupt:
             self._interrupt(job)
@@ -649,7 +702,7 @@ class Coordinator:
         job = self.live_job(job_id, "pause")
         if job.state is not JobState.PAUSED:
             self._pause(job)
-            self.emit(lambda at: ev.JobPaused(at, job.id))
+            self.emit(lambda at: ev.JobPaused(at, job.id, job.name))
 
     def _pause(self, job: Job) -> None:
         self._abandon(job)
@@ -669,7 +722,7 @@ class Coordinator:
             return
         job.quarantined = False
         job.consecutive_failures = 0
-        self.emit(lambda at: ev.JobResumed(at, job.id))
+        self.emit(lambda at: ev.JobResumed(at, job.id, job.name))
         self._set_state(
             job, JobState.RUNNING if job.running and job.running.started else JobState.SCHEDULED
         )
@@ -694,12 +747,18 @@ class Coordinator:
         else:
             self._push_soon(job, RunKind.TRIGGER, trio.current_time())
 
-    def update(self, job_id: JobId, changes: dict[str, object]) -> None:
-        """Apply validated *changes*; a new schedule recomputes the next run from now."""
+    def update(self, job_id: JobId, changes: dict[str, object], signatures: Signatures) -> None:
+        """Apply validated *changes* (by public name); a new schedule replans from now."""
         job = self.live_job(job_id, "update")
-        for field, value in changes.items():
-            setattr(job, field, value)
-        self.emit(lambda at: ev.JobUpdated(at, job.id, tuple(changes)))
+        if "async_fn" in changes or "args" in changes:
+            fn = changes.get("async_fn", job.fn)
+            args = changes.get("args", job.args)
+            assert callable(fn)
+            assert isinstance(args, tuple)
+            signatures.check(fn, args)
+        for name, value in changes.items():
+            setattr(job, _JOB_FIELD.get(name, name), value)
+        self.emit(lambda at: ev.JobUpdated(at, job.id, job.name, tuple(changes)))
         if "schedule" not in changes or job.state is JobState.PAUSED:
             return
         job.had_occurrence = False
@@ -718,17 +777,17 @@ class Coordinator:
     def next_run_at(self, job: Job) -> datetime | None:
         """When the job runs next: its pending retry or trigger, else its next occurrence."""
         if job.soon_kind is not None:
-            try:
-                delay = max(job.soon_deadline - trio.current_time(), 0.0)
-                return self._wall_now() + timedelta(seconds=delay)
-            except RuntimeError:  # queried after trio.run has returned
+            if not trio.lowlevel.in_trio_run():  # queried after trio.run has returned
                 return None
+            delay = max(job.soon_deadline - trio.current_time(), 0.0)
+            return self._wall_now() + timedelta(seconds=delay)
         return job.next_due
 
     def details(self, job_id: JobId) -> JobDetails:
         """The frozen details of one job (staged jobs included)."""
-        if isinstance(job_id, JobId) and job_id.value in self.staged:
-            return self.staged[job_id.value].staged_details()
+        spec = self.staging.get(self.check_id(job_id).value)
+        if spec is not None:
+            return spec.staged_details()
         job = self.job(job_id)
         return job.details(self.next_run_at(job))
 
@@ -736,14 +795,14 @@ class Coordinator:
         """Every known job, staged ones last."""
         self.forget_finished()
         result = [job.summary(self.next_run_at(job)) for job in self.jobs.values()]
-        result.extend(JobSummary(s.id, s.name, JobState.STAGED, None) for s in self.staged.values())
+        result.extend(JobSummary(s.id, s.name, JobState.STAGED, None) for s in self.staging)
         return result
 
-    def snapshot(self, staging_buffered: int) -> MetricsSnapshot:
+    def snapshot(self) -> MetricsSnapshot:
         """The metrics, with the gauges read now."""
         return self.metrics.snapshot(
-            jobs_live=self._live + len(self.staged),
+            jobs_live=self._live + len(self.staging),
             jobs_paused=self._paused,
-            staging_buffered=staging_buffered,
+            staging_buffered=len(self.staging),
             stale=self.queue.stale_entries,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from types import TracebackType
+from typing import Generic, TypeVar
 
 import attrs
 import trio
@@ -23,6 +24,7 @@ __all__ = [
     "JobAdded",
     "JobCancelled",
     "JobCompleted",
+    "JobEvent",
     "JobFailed",
     "JobPaused",
     "JobResumed",
@@ -51,7 +53,23 @@ class Event:
 
 
 @attrs.frozen
-class JobAdded(Event):
+class JobEvent(Event):
+    """Base class of the events about one job: its ``job_id`` and its ``name``.
+
+    Example::
+
+        with s.subscribe() as events:
+            async for event in events:
+                if isinstance(event, tk.JobEvent):
+                    print(event.name, type(event).__name__)
+    """
+
+    job_id: JobId
+    name: str
+
+
+@attrs.frozen
+class JobAdded(JobEvent):
     """A job was taken in by the coordinator.
 
     Example::
@@ -60,12 +78,9 @@ class JobAdded(Event):
             print(f"{event.name} added as {event.job_id}")
     """
 
-    job_id: JobId
-    name: str
-
 
 @attrs.frozen
-class JobUpdated(Event):
+class JobUpdated(JobEvent):
     """``update_job`` changed the fields named in ``changed``.
 
     Example::
@@ -74,12 +89,11 @@ class JobUpdated(Event):
             print(f"{event.job_id} changed: {', '.join(event.changed)}")
     """
 
-    job_id: JobId
     changed: tuple[str, ...]
 
 
 @attrs.frozen
-class JobCancelled(Event):
+class JobCancelled(JobEvent):
     """The job was cancelled.
 
     Example::
@@ -88,11 +102,9 @@ class JobCancelled(Event):
             forget(event.job_id)
     """
 
-    job_id: JobId
-
 
 @attrs.frozen
-class JobPaused(Event):
+class JobPaused(JobEvent):
     """The job was paused, by ``pause_job`` or by its quarantine (``quarantined``).
 
     Example::
@@ -102,12 +114,11 @@ class JobPaused(Event):
                 alert(f"{event.job_id} keeps failing and was paused")
     """
 
-    job_id: JobId
     quarantined: bool = False
 
 
 @attrs.frozen
-class JobResumed(Event):
+class JobResumed(JobEvent):
     """The job was resumed.
 
     Example::
@@ -116,11 +127,9 @@ class JobResumed(Event):
             print(f"{event.job_id} resumed")
     """
 
-    job_id: JobId
-
 
 @attrs.frozen
-class JobCompleted(Event):
+class JobCompleted(JobEvent):
     """The job's schedule or lifetime ended its lineage.
 
     Example::
@@ -129,11 +138,9 @@ class JobCompleted(Event):
             print(f"{event.job_id} has no more runs")
     """
 
-    job_id: JobId
-
 
 @attrs.frozen
-class JobFailed(Event):
+class JobFailed(JobEvent):
     """The job's own schedule or policy raised; it will not run again.
 
     Example::
@@ -142,12 +149,11 @@ class JobFailed(Event):
             alert(f"{event.job_id} stopped: {event.error.type}: {event.error.message}")
     """
 
-    job_id: JobId
     error: ErrorInfo
 
 
 @attrs.frozen
-class RunStarted(Event):
+class RunStarted(JobEvent):
     """An attempt started.
 
     Example::
@@ -156,14 +162,13 @@ class RunStarted(Event):
             print(f"{event.job_id} run {event.run_id} attempt {event.attempt}")
     """
 
-    job_id: JobId
     run_id: int
     attempt: int
     scheduled_for: datetime
 
 
 @attrs.frozen
-class RunFinished(Event):
+class RunFinished(JobEvent):
     """An attempt ended, with its outcome.
 
     Example::
@@ -173,16 +178,16 @@ class RunFinished(Event):
                 await page_someone(event)
     """
 
-    job_id: JobId
     run_id: int
     attempt: int
+    scheduled_for: datetime
     outcome: Outcome
     duration: float
     error: ErrorInfo | None
 
 
 @attrs.frozen
-class RetryScheduled(Event):
+class RetryScheduled(JobEvent):
     """A failed attempt will be retried after ``delay`` seconds.
 
     Example::
@@ -191,13 +196,12 @@ class RetryScheduled(Event):
             print(f"{event.job_id}: attempt {event.attempt} in {event.delay:.1f} s")
     """
 
-    job_id: JobId
     attempt: int
     delay: float
 
 
 @attrs.frozen
-class Misfired(Event):
+class Misfired(JobEvent):
     """``count`` occurrences from ``due`` on were skipped or coalesced.
 
     Example::
@@ -206,7 +210,6 @@ class Misfired(Event):
             print(f"{event.job_id} missed {event.count} run(s) from {event.due}")
     """
 
-    job_id: JobId
     count: int
     due: datetime
 
@@ -237,6 +240,11 @@ class ShutdownStarted(Event):
     forced: bool
 
 
+#: The event types a subscription delivers (a stream of ``RunFinished`` is a stream of
+#: ``Event``: reading is all a subscriber does).
+E = TypeVar("E", bound=Event, covariant=True)
+
+
 def _check_types(types: tuple[type[Event], ...]) -> tuple[type[Event], ...]:
     for kind in types:
         if not (isinstance(kind, type) and issubclass(kind, Event)):
@@ -247,7 +255,7 @@ def _check_types(types: tuple[type[Event], ...]) -> tuple[type[Event], ...]:
 
 
 @attrs.define(eq=False)
-class Subscription:
+class Subscription(Generic[E]):
     """A stream of events from one scheduler, with its own bounded buffer.
 
     Get one from ``Scheduler.subscribe()``; iterate it with ``async for``; leave the ``with``
@@ -268,21 +276,24 @@ class Subscription:
     types: tuple[type[Event], ...] = attrs.field(converter=_check_types)
     buffer_size: int = attrs.field(default=256)
     dropped: int = attrs.field(default=0, init=False)
-    _send: trio.MemorySendChannel[Event] = attrs.field(init=False, repr=False)
-    _receive: trio.MemoryReceiveChannel[Event] = attrs.field(init=False, repr=False)
+    _send: trio.MemorySendChannel[E] = attrs.field(init=False, repr=False)
+    _receive: trio.MemoryReceiveChannel[E] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         size = check_int("buffer_size", self.buffer_size, minimum=1)
-        self._send, self._receive = trio.open_memory_channel[Event](size)
+        self._send, self._receive = trio.open_memory_channel[E](size)
 
     def wants(self, event: Event) -> bool:
         """Whether this subscription asked for *event*'s type (all types if none given)."""
         return not self.types or isinstance(event, self.types)
 
     def offer(self, event: Event) -> bool:
-        """Deliver *event* without waiting; count it as dropped if the buffer is full."""
+        """Deliver *event* without waiting; count it as dropped if the buffer is full.
+
+        The caller checked :meth:`wants`, so *event* is of one of the subscribed types.
+        """
         try:
-            self._send.send_nowait(event)
+            self._send.send_nowait(event)  # type: ignore[arg-type]  # checked by wants()
         except trio.WouldBlock:
             self.dropped += 1
             return False
@@ -304,7 +315,7 @@ class Subscription:
         """Whether the reader has closed the subscription."""
         return self._receive.statistics().open_receive_channels == 0
 
-    async def receive(self) -> Event:
+    async def receive(self) -> E:
         """Wait for the next event, as from a Trio receive channel.
 
         Raises:
@@ -319,16 +330,16 @@ class Subscription:
         """
         return await self._receive.receive()
 
-    def __aiter__(self) -> Subscription:
+    def __aiter__(self) -> Subscription[E]:
         return self
 
-    async def __anext__(self) -> Event:
+    async def __anext__(self) -> E:
         try:
             return await self._receive.receive()
         except (trio.EndOfChannel, trio.ClosedResourceError):
             raise StopAsyncIteration from None
 
-    def __enter__(self) -> Subscription:
+    def __enter__(self) -> Subscription[E]:
         return self
 
     def __exit__(
@@ -344,7 +355,7 @@ class Subscription:
 class EventHub:
     """The coordinator's list of subscriptions (internal)."""
 
-    subscribers: list[Subscription] = attrs.field(factory=list)
+    subscribers: list[Subscription[Event]] = attrs.field(factory=list)
 
     def publish(self, event: Event) -> int:
         """Offer *event* to every subscription that wants it; return how many dropped it."""

@@ -7,8 +7,9 @@ exception that code written without turnkeeper_trio in mind would catch::
      └── TurnKeeperError
           ├── StagingFull       (+ trio.WouldBlock)          try_add_job found the buffer full
           ├── SchedulerClosed   (+ trio.ClosedResourceError) the scheduler is shutting down
+          ├── SchedulerNotRunning (+ RuntimeError)           it was never started
           ├── JobNotFound       (+ LookupError)              no job has that id
-          │    └── JobFinished                               it has completed or was cancelled
+          ├── JobFinished       (+ RuntimeError)             it completed, failed or was cancelled
           ├── InvalidSchedule   (+ ValueError)               a schedule cannot be built
           └── InvalidArgument   (+ ValueError)               another argument is out of range
 
@@ -26,6 +27,7 @@ __all__ = [
     "JobFinished",
     "JobNotFound",
     "SchedulerClosed",
+    "SchedulerNotRunning",
     "StagingFull",
     "TurnKeeperError",
 ]
@@ -79,8 +81,24 @@ class JobNotFound(TurnKeeperError, LookupError):
     """
 
 
-class JobFinished(JobNotFound):
-    """The job has completed or was cancelled, so it can no longer be changed or triggered.
+class SchedulerNotRunning(TurnKeeperError, RuntimeError):
+    """The scheduler was never started, so nothing would take in a job submitted to it.
+
+    Start it first: ``async with tk.open_scheduler(...)``, or ``await nursery.start(s.run)``.
+
+    Example::
+
+        s = tk.Scheduler(max_workers=2)
+        await nursery.start(s.run)      # without this, add_job raises SchedulerNotRunning
+        await s.add_job(tk.Interval(60), poll)
+    """
+
+
+class JobFinished(TurnKeeperError, RuntimeError):
+    """The job has completed, failed or was cancelled: it can no longer be changed or triggered.
+
+    The job was found (its details can still be read); it is just over.  Not a
+    ``JobNotFound``.
 
     Example::
 

@@ -14,6 +14,7 @@ from datetime import datetime
 
 import attrs
 
+from ._boundary import checked_fire
 from ._schedule import Schedule
 from ._validation import check_int, check_optional_seconds
 
@@ -63,7 +64,9 @@ class MisfirePolicy(ABC):
 
     __slots__ = ()
 
-    grace: float | None
+    #: Occurrences later than this many seconds are skipped; ``None`` (the default for a
+    #: policy that does not set it): no limit.
+    grace: float | None = None
 
     @abstractmethod
     def decide(self, schedule: Schedule, due: datetime, now: datetime) -> MisfireDecision:
@@ -82,7 +85,7 @@ def _advance(schedule: Schedule, due: datetime, now: datetime, limit: int) -> tu
     latest = due
     now_ts = now.timestamp()
     while steps < limit:
-        following = schedule.next_after(latest)
+        following = checked_fire(schedule.next_after(latest), latest, "schedule.next_after")
         if following is None or following.timestamp() > now_ts:
             break
         latest = following

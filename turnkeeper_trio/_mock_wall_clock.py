@@ -9,7 +9,7 @@ import attrs
 import trio
 
 from ._exceptions import InvalidArgument
-from ._validation import check_aware
+from ._validation import MAX_SECONDS, check_aware
 
 __all__ = ["MockWallClock"]
 
@@ -42,10 +42,8 @@ class MockWallClock:
         check_aware("start", value)
 
     def __attrs_post_init__(self) -> None:
-        try:
-            self._t0 = trio.current_time()
-        except RuntimeError:  # built outside trio.run: start counting at the first reading
-            self._t0 = None
+        # Built outside trio.run: start counting at the first reading.
+        self._t0 = trio.current_time() if trio.lowlevel.in_trio_run() else None
 
     def now(self) -> datetime:
         """Return the simulated current instant, expressed in *start*'s time zone."""
@@ -61,15 +59,20 @@ class MockWallClock:
 
         Raises:
             TypeError: *seconds* is not a number or ``timedelta``.
-            InvalidArgument: *seconds* is not finite.
+            InvalidArgument: *seconds* is not finite, or more than 100 years either way.
         """
         if isinstance(seconds, timedelta):
-            self._offset += seconds
-            return
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            amount = seconds.total_seconds()
+        elif isinstance(seconds, bool) or not isinstance(seconds, int | float):
             raise TypeError(
                 f"seconds must be a number or a datetime.timedelta, got {type(seconds).__name__}"
             )
-        if not math.isfinite(seconds):
+        else:
+            amount = float(seconds)
+        if not math.isfinite(amount):
             raise InvalidArgument(f"seconds must be finite, got {seconds!r}")
-        self._offset += timedelta(seconds=seconds)
+        if abs(amount) > MAX_SECONDS:
+            raise InvalidArgument(
+                f"seconds must be at most {MAX_SECONDS:.0f} (100 years) either way, got {seconds!r}"
+            )
+        self._offset += timedelta(seconds=amount)

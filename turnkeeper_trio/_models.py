@@ -31,6 +31,11 @@ __all__ = [
 class JobId:
     """The identity of a job lineage within one scheduler. Returned by ``add_job``.
 
+    It belongs to the scheduler that made it (``scheduler``): using it with another one
+    raises ``InvalidArgument`` instead of silently naming that scheduler's job with the same
+    number.  Ids of two schedulers compare unequal.  A ``JobId(n)`` built by hand belongs to
+    no scheduler and names job *n* of whichever scheduler it is given to.
+
     Example::
 
         job = await s.add_job(Interval(60), poll)
@@ -39,6 +44,8 @@ class JobId:
     """
 
     value: int
+    #: The scheduler that made the id (``None`` for one built by hand).
+    scheduler: object = attrs.field(default=None, kw_only=True, order=False, repr=False)
 
     def __str__(self) -> str:
         return f"job-{self.value}"

@@ -60,20 +60,29 @@ def log_outcome(log: logging.Logger, run: Run, finished: Finished) -> None:
         "outcome": outcome.value,
         "duration_s": finished.duration,
     }
+    job = run.job
     if outcome is Outcome.SUCCEEDED:
-        log.debug("job %s run %d succeeded", run.job.id, run.run_id, extra=extra)
+        log.debug("job %r (%s) attempt %d succeeded", job.name, job.id, run.attempt, extra=extra)
     elif outcome is Outcome.ERRORED and finished.error is not None:
         log.warning(
-            "job %s run %d raised %s: %s\n%s",
-            run.job.id,
-            run.run_id,
+            "job %r (%s) attempt %d raised %s: %s\n%s",
+            job.name,
+            job.id,
+            run.attempt,
             finished.error.type,
             finished.error.message,
             finished.error.traceback,
             extra=extra,
         )
     else:
-        log.warning("job %s run %d %s", run.job.id, run.run_id, outcome.value, extra=extra)
+        log.warning(
+            "job %r (%s) attempt %d %s",
+            job.name,
+            job.id,
+            run.attempt,
+            outcome.value.replace("_", " "),
+            extra=extra,
+        )
 
 
 @attrs.define

@@ -69,7 +69,8 @@ class ExponentialBackoff(RetryPolicy):
         ExponentialBackoff(max_retries=4, initial=2, factor=3)   # waits 2, 6, 18, 54 s
 
     Raises:
-        InvalidArgument: a value is out of range (e.g. ``factor < 1``, ``jitter > 1``).
+        InvalidArgument: a value is out of range (e.g. ``factor < 1``, ``jitter > 1``,
+            ``initial > max_delay``, a delay over 100 years).
     """
 
     max_retries: int = attrs.field(validator=_non_negative_int)
@@ -94,6 +95,12 @@ class ExponentialBackoff(RetryPolicy):
         if not 0.0 <= value <= 1.0:
             raise InvalidArgument(
                 f"jitter must be from 0 to 1 (a fraction of the delay), got {value!r}"
+            )
+
+    def __attrs_post_init__(self) -> None:
+        if self.initial > self.max_delay:
+            raise InvalidArgument(
+                f"initial ({self.initial} s) must not exceed max_delay ({self.max_delay} s)"
             )
 
     @_rng.default

@@ -7,13 +7,14 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from datetime import timedelta
+from typing import Any, TypeVar, TypeVarTuple, overload
 
 import trio
 
 from ._coordinator import Coordinator
 from ._events import Event, ShutdownStarted, Subscription
-from ._exceptions import SchedulerClosed, StagingFull
+from ._exceptions import SchedulerClosed, SchedulerNotRunning, StagingFull
 from ._groups import collapse_single_group
 from ._job import JobSpec, Run
 from ._lifetime import Lifetime
@@ -24,10 +25,13 @@ from ._outcome import Finished
 from ._queue import IndexedHeapQueue, JobQueue
 from ._retry import RetryPolicy
 from ._schedule import Schedule
+from ._staging import StagingBuffer
 from ._submission import (
     UNSET,
+    Signatures,
     Unset,
     check_instance,
+    check_lifetime,
     check_name,
     check_quarantine,
     check_submission,
@@ -39,6 +43,9 @@ from ._wallclock import SystemWallClock, WallClock
 from ._worker import Worker, running_in
 
 __all__ = ["Scheduler", "open_scheduler"]
+
+E = TypeVar("E", bound=Event)
+Ts = TypeVarTuple("Ts")
 
 
 class Scheduler:
@@ -101,7 +108,6 @@ class Scheduler:
         check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
         self._wall_clock = wall_clock
         self._default_misfire = misfire
-        self._staging_send, staging_receive = trio.open_memory_channel[JobSpec](staging_buffer_size)
         self._dispatch_send, self._dispatch_receive = trio.open_memory_channel[Run](
             dispatch_buffer_size
         )
@@ -109,11 +115,11 @@ class Scheduler:
         # one report per dispatched run is ever outstanding.
         self._outcome_send, self._outcome_receive = trio.open_memory_channel[Finished](math.inf)
         self._coordinator = Coordinator(
+            owner=self,
             queue=queue,
             wall_clock=wall_clock,
             metrics=Metrics(workers_max=self._max_workers),
-            staging=staging_receive,
-            staged={},
+            staging=StagingBuffer(staging_buffer_size),
             history_size=history_size,
             retention=finished_job_retention,
             retention_age=check_seconds("finished_job_max_age", finished_job_max_age),
@@ -123,6 +129,7 @@ class Scheduler:
             log=logging.getLogger("turnkeeper_trio"),
         )
         self._job_ids = itertools.count(1)
+        self._signatures = Signatures()
         self._started = False
         self._force = False
         self._grace_deadline = math.inf
@@ -173,7 +180,7 @@ class Scheduler:
         try:
             with collapse_single_group():
                 async with trio.open_nursery() as system:
-                    system.start_soon(self._intake_staging, name="turnkeeper-intake")
+                    system.start_soon(coordinator.intake_loop, name="turnkeeper-intake")
                     system.start_soon(
                         coordinator.intake_outcomes,
                         self._outcome_receive,
@@ -199,15 +206,11 @@ class Scheduler:
             coordinator.drain_outcomes(self._outcome_receive)
             self._outcome_receive.close()
             # Jobs still in the staging buffer were accepted: record them, do not drop them.
-            coordinator.ingest_staged_now()
             coordinator.staging.close()
+            coordinator.ingest_staged_now()
             coordinator.events.end()
             self._done.set()
             coordinator.log.info("scheduler stopped")
-
-    async def _intake_staging(self) -> None:
-        async for spec in self._coordinator.staging:
-            self._coordinator.ingest(spec)
 
     async def _dispatch(self, scope: trio.CancelScope, done: trio.Event) -> None:
         try:
@@ -252,6 +255,7 @@ class Scheduler:
             coordinator.log.info("scheduler shutting down (%s)", "forced" if force else "graceful")
             coordinator.emit(lambda at: ShutdownStarted(at, force))
         coordinator.closing = True
+        coordinator.staging.close()
         if force:
             self._force = True
         elif timeout is not None:
@@ -288,7 +292,7 @@ class Scheduler:
         """
         await self._done.wait()
 
-    async def shutdown_graceful(self, timeout: float | None = None) -> None:
+    async def shutdown_graceful(self, timeout: float | timedelta | None = None) -> None:
         """Stop accepting and dispatching, let running jobs finish, then return.
 
         Args:
@@ -306,7 +310,7 @@ class Scheduler:
         self._request_shutdown(force=False, timeout=seconds)
         await self._wait_stopped()
 
-    async def shutdown_force(self, timeout: float | None = None) -> None:
+    async def shutdown_force(self, timeout: float | timedelta | None = None) -> None:
         """Cancel running jobs now and wait for them to unwind.
 
         Args:
@@ -332,7 +336,7 @@ class Scheduler:
         args: tuple[Any, ...],
         name: str | None,
         retry: RetryPolicy | None,
-        timeout: float | None,
+        timeout: float | timedelta | None,
         lifetime: Lifetime | None,
         misfire: MisfirePolicy | None,
         quarantine_after: int | None,
@@ -346,8 +350,11 @@ class Scheduler:
         )
         if self.closing:
             raise SchedulerClosed("the scheduler is shutting down; it accepts no new jobs")
+        self._signatures.check(async_fn, args)
+        now = self._wall_clock.now()
+        check_lifetime(lifetime, now)
         return JobSpec(
-            id=JobId(next(self._job_ids)),
+            id=JobId(next(self._job_ids), scheduler=self),
             name=default_name(async_fn) if name is None else check_name(name),
             schedule=schedule,
             fn=async_fn,
@@ -357,17 +364,17 @@ class Scheduler:
             lifetime=lifetime,
             misfire=misfire,
             quarantine_after=check_quarantine(quarantine_after),
-            submitted_at=self._wall_clock.now(),
+            submitted_at=now,
         )
 
     async def add_job(
         self,
         schedule: Schedule,
-        async_fn: Callable[..., Awaitable[object]],
-        *args: Any,
+        async_fn: Callable[[*Ts], Awaitable[object]],
+        *args: *Ts,
         name: str | None = None,
         retry: RetryPolicy | None = None,
-        timeout: float | None = None,
+        timeout: float | timedelta | None = None,
         lifetime: Lifetime | None = None,
         misfire: MisfirePolicy | None = None,
         quarantine_after: int | None = None,
@@ -403,27 +410,32 @@ class Scheduler:
         spec = self._spec(
             schedule, async_fn, args, name, retry, timeout, lifetime, misfire, quarantine_after
         )
-        staged = self._coordinator.staged
-        staged[spec.id.value] = spec
-        try:
-            await self._staging_send.send(spec)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            staged.pop(spec.id.value, None)
-            raise SchedulerClosed("the scheduler stopped before the job was accepted") from None
-        except BaseException:
-            staged.pop(spec.id.value, None)
-            raise
-        self._coordinator.metrics.jobs_submitted += 1
+        if not self._started:
+            # Nothing would ever make room in the buffer: refuse rather than hang.
+            raise SchedulerNotRunning(
+                "add_job: the scheduler has not been started, so nothing would take the job "
+                "in; use 'async with open_scheduler(...)' or 'await nursery.start(scheduler.run)' "
+                "first (try_add_job may fill the buffer before the start)"
+            )
+        coordinator = self._coordinator
+        await trio.lowlevel.checkpoint_if_cancelled()
+        await coordinator.staging.wait_for_room()
+        if self.closing:
+            raise SchedulerClosed("the scheduler is shutting down; it accepts no new jobs")
+        coordinator.stage(spec)
+        # Accepted: from here on the call must not raise Cancelled, or the caller would
+        # think the job was refused.
+        await trio.lowlevel.cancel_shielded_checkpoint()
         return spec.id
 
     def try_add_job(
         self,
         schedule: Schedule,
-        async_fn: Callable[..., Awaitable[object]],
-        *args: Any,
+        async_fn: Callable[[*Ts], Awaitable[object]],
+        *args: *Ts,
         name: str | None = None,
         retry: RetryPolicy | None = None,
-        timeout: float | None = None,
+        timeout: float | timedelta | None = None,
         lifetime: Lifetime | None = None,
         misfire: MisfirePolicy | None = None,
         quarantine_after: int | None = None,
@@ -443,18 +455,14 @@ class Scheduler:
         spec = self._spec(
             schedule, async_fn, args, name, retry, timeout, lifetime, misfire, quarantine_after
         )
-        try:
-            self._staging_send.send_nowait(spec)
-        except trio.WouldBlock:
-            self._coordinator.metrics.staging_rejected += 1
+        coordinator = self._coordinator
+        if coordinator.staging.full:
+            coordinator.metrics.staging_rejected += 1
             raise StagingFull(
                 "the staging buffer is full; retry later, use add_job() to wait for room, "
                 "or raise staging_buffer_size"
-            ) from None
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            raise SchedulerClosed("the scheduler has stopped") from None
-        self._coordinator.staged[spec.id.value] = spec
-        self._coordinator.metrics.jobs_submitted += 1
+            )
+        coordinator.stage(spec)
         return spec.id
 
     # ------------------------------------------------------------------ commands
@@ -513,7 +521,7 @@ class Scheduler:
         args: tuple[Any, ...] | Unset = UNSET,
         name: str | Unset = UNSET,
         retry: RetryPolicy | Unset | None = UNSET,
-        timeout: float | Unset | None = UNSET,
+        timeout: float | timedelta | Unset | None = UNSET,
         lifetime: Lifetime | Unset = UNSET,
         misfire: MisfirePolicy | Unset = UNSET,
         quarantine_after: int | Unset | None = UNSET,
@@ -543,7 +551,9 @@ class Scheduler:
             misfire=misfire,
             quarantine_after=quarantine_after,
         )
-        (await self._command()).update(job_id, changes)
+        if "lifetime" in changes:
+            check_lifetime(changes["lifetime"], self._wall_clock.now())
+        (await self._command()).update(job_id, changes, self._signatures)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def trigger_job(self, job_id: JobId) -> None:
@@ -588,7 +598,13 @@ class Scheduler:
 
     # ------------------------------------------------------------------ queries
 
-    def subscribe(self, *types: type[Event], buffer_size: int = 256) -> Subscription:
+    @overload
+    def subscribe(self, *, buffer_size: int = 256) -> Subscription[Event]: ...
+
+    @overload
+    def subscribe(self, *types: type[E], buffer_size: int = 256) -> Subscription[E]: ...
+
+    def subscribe(self, *types: type[Event], buffer_size: int = 256) -> Subscription[Any]:
         """Subscribe to the scheduler's events, optionally only to some *types*.
 
         Each subscription has its own buffer of *buffer_size* events; when it is full, new
@@ -606,7 +622,7 @@ class Scheduler:
             TypeError: a type is not an ``Event`` subclass.
             SchedulerClosed: the scheduler has stopped.
         """
-        subscription = Subscription(types, buffer_size)
+        subscription: Subscription[Any] = Subscription(types, buffer_size)
         if self._done.is_set():
             raise SchedulerClosed("the scheduler has stopped; there will be no more events")
         self._coordinator.events.subscribers.append(subscription)
@@ -643,7 +659,7 @@ class Scheduler:
             m = s.get_metrics_snapshot()
             print(m.runs_started, m.runs_errored, m.misfires)
         """
-        return self._coordinator.snapshot(self._staging_send.statistics().current_buffer_used)
+        return self._coordinator.snapshot()
 
 
 @asynccontextmanager
@@ -661,7 +677,7 @@ async def open_scheduler(
     max_sleep: float = 60.0,
     clock_jump_threshold: float = 1.0,
     late_threshold: float = 1.0,
-    shutdown_timeout: float | None = None,
+    shutdown_timeout: float | timedelta | None = None,
 ) -> AsyncIterator[Scheduler]:
     """Run a scheduler for the duration of an ``async with`` block.
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 
+from ._exceptions import InvalidArgument
 from ._schedule import Schedule
 from ._validation import check_aware, check_seconds
 
@@ -13,7 +14,10 @@ __all__ = ["Interval", "Never", "Once"]
 
 
 def _as_timedelta(value: float | timedelta) -> timedelta:
-    return timedelta(seconds=check_seconds("every", value))
+    every = timedelta(seconds=check_seconds("every", value))
+    if not every:  # below datetime's resolution: the grid would not advance
+        raise InvalidArgument(f"every must be at least 1 microsecond, got {value!r}")
+    return every
 
 
 def _check_start(_instance: object, _attribute: object, value: datetime | None) -> None:
@@ -36,7 +40,7 @@ class Interval(Schedule):
         Interval.minutes(5, start=midnight)    # on the 5-minute grid from midnight
 
     Raises:
-        InvalidArgument: *every* is not positive.
+        InvalidArgument: *every* is not from 1 microsecond to 100 years.
         TypeError: *every* is not a number or ``timedelta``, or *start* is not a datetime.
     """
 
@@ -110,8 +114,12 @@ class Once(Schedule):
         return self.at if self.at.timestamp() > after.timestamp() else None
 
     def first_after(self, now: datetime) -> datetime | None:
-        """Return *at* even when it is past: a one-time job always runs once."""
-        return self.at
+        """Return *at*, or *now* if *at* is already past: a one-time job always runs once.
+
+        A past ``Once`` is due the moment it is given to the scheduler, so it is not counted
+        as late (nor skipped by a misfire ``grace``) for the time before it was added.
+        """
+        return self.at if self.at.timestamp() > now.timestamp() else now
 
 
 @attrs.frozen

@@ -7,10 +7,13 @@ input fails at the call site with a typed error naming the argument.
 from __future__ import annotations
 
 import enum
+import inspect
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from ._lifetime import Forever, Lifetime
+from ._exceptions import InvalidArgument
+from ._lifetime import Forever, Lifetime, Until
 from ._misfire import MisfirePolicy
 from ._retry import RetryPolicy
 from ._schedule import Schedule
@@ -18,8 +21,10 @@ from ._validation import check_async_fn, check_int, check_optional_seconds
 
 __all__ = [
     "UNSET",
+    "Signatures",
     "Unset",
     "check_instance",
+    "check_lifetime",
     "check_name",
     "check_quarantine",
     "check_submission",
@@ -53,6 +58,59 @@ def check_name(value: object) -> str:
 def check_quarantine(value: object) -> int | None:
     """``quarantine_after``: ``None`` or an int of at least 1."""
     return None if value is None else check_int("quarantine_after", value, minimum=1)
+
+
+class Signatures:
+    """Checks that a job's args bind to its function, caching each function's signature.
+
+    ``inspect.signature`` costs microseconds; jobs are often added by the thousand with the
+    same function, so each signature is computed once (the cache is bounded).
+    """
+
+    _LIMIT = 1024
+
+    def __init__(self) -> None:
+        self._cache: dict[object, inspect.Signature | None] = {}
+
+    def _signature(self, fn: Callable[..., Any]) -> inspect.Signature | None:
+        try:
+            return self._cache[fn]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable callable object: not cached
+            return _signature_of(fn)
+        if len(self._cache) >= self._LIMIT:
+            self._cache.clear()
+        signature = self._cache[fn] = _signature_of(fn)
+        return signature
+
+    def check(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        """Raise ``TypeError`` naming ``args`` if ``fn(*args)`` could never be called."""
+        signature = self._signature(fn)
+        if signature is None:
+            return
+        try:
+            signature.bind(*args)
+        except TypeError as exc:
+            raise TypeError(
+                f"args: {args!r} cannot be passed to {default_name(fn)}{signature}: {exc}"
+            ) from None
+
+
+def _signature_of(fn: Callable[..., Any]) -> inspect.Signature | None:
+    try:
+        return inspect.signature(fn)
+    except (TypeError, ValueError):  # some builtins and C callables have none to read
+        return None
+
+
+def check_lifetime(lifetime: object, now: datetime) -> None:
+    """Refuse an ``Until`` that has already passed: the job could never run."""
+    if isinstance(lifetime, Until) and lifetime.when.timestamp() < now.timestamp():
+        raise InvalidArgument(
+            f"lifetime: {lifetime!r} is already past (now is {now.isoformat()}); "
+            "the job would end before its first run"
+        )
 
 
 def default_name(fn: Callable[..., Any]) -> str:
@@ -94,18 +152,18 @@ def validate_changes(
     args: tuple[Any, ...] | Unset,
     name: str | Unset,
     retry: RetryPolicy | Unset | None,
-    timeout: float | Unset | None,
+    timeout: float | timedelta | Unset | None,
     lifetime: Lifetime | Unset,
     misfire: MisfirePolicy | Unset,
     quarantine_after: int | Unset | None,
 ) -> dict[str, object]:
-    """Check ``update_job``'s arguments; return the given ones by ``Job`` field name."""
+    """Check ``update_job``'s arguments; return the given ones by their public names."""
     changes: dict[str, object] = {}
     if not isinstance(schedule, Unset):
         check_instance("schedule", schedule, Schedule, "Cron('0 9 * * *')")
         changes["schedule"] = schedule
     if not isinstance(async_fn, Unset):
-        changes["fn"] = check_async_fn("async_fn", async_fn)
+        changes["async_fn"] = check_async_fn("async_fn", async_fn)
     if not isinstance(args, Unset):
         if not isinstance(args, tuple):
             raise TypeError(f"args must be a tuple, got {type(args).__name__}")

@@ -15,6 +15,7 @@ from typing import Any
 from ._exceptions import InvalidArgument
 
 __all__ = [
+    "MAX_SECONDS",
     "check_async_fn",
     "check_aware",
     "check_int",
@@ -24,6 +25,11 @@ __all__ = [
     "to_utc",
     "type_name",
 ]
+
+
+#: The longest duration any argument may give: 100 years.  Longer ones cannot be added to a
+#: datetime (which ends at year 9999) without overflowing somewhere, and mean a mistake.
+MAX_SECONDS = 100 * 365.25 * 86400
 
 
 def type_name(value: object) -> str:
@@ -48,7 +54,7 @@ def check_seconds(
     Raises:
         TypeError: *value* is neither a real number nor a ``timedelta``.
         InvalidArgument: the duration is negative (or zero, unless *allow_zero*), NaN,
-            or infinite (unless *allow_inf*).
+            infinite (unless *allow_inf*), or longer than :data:`MAX_SECONDS` (100 years).
     """
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
@@ -62,8 +68,14 @@ def check_seconds(
     bound = ">= 0" if allow_zero else "> 0"
     if math.isnan(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
         raise InvalidArgument(f"{name} must be {bound} seconds, got {value!r}")
-    if math.isinf(seconds) and not allow_inf:
+    if math.isinf(seconds):
+        if allow_inf:
+            return seconds
         raise InvalidArgument(f"{name} must be finite, got {value!r}")
+    if seconds > MAX_SECONDS:
+        raise InvalidArgument(
+            f"{name} must be at most {MAX_SECONDS:.0f} seconds (100 years), got {value!r}"
+        )
     return seconds
 
 
