@@ -257,7 +257,9 @@ class Harness:
         index, job = self._pick()
         interrupt = self.data.draw(st.booleans(), label="interrupt")
         await self.s.cancel_job(self.ids[index], interrupt=interrupt)
-        if not job.finished(self.now):
+        # A cancel with interrupt reaches the running attempt also when the job was
+        # cancelled already (by a plain cancel that let the attempt go on).
+        if not job.finished(self.now) or job.state == "cancelled":
             job.state = "cancelled"
             job.retry_at = None
             job.next_due = None

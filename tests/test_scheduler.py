@@ -271,9 +271,10 @@ async def test_update_while_running_applies_after_the_attempt(
     async with tk.open_scheduler(max_workers=1, wall_clock=wall, queue=queue_factory()) as s:
         job_id = await s.add_job(tk.Interval(10), slow)
         await trio.sleep(12)  # running since START+10
-        await s.update_job(job_id, schedule=tk.Interval(30))
-        await trio.sleep(70)  # attempt ends at +15; the new grid is anchored there: +45, +75
-    assert starts == [START + timedelta(seconds=s) for s in (10, 45, 75)]
+        await s.update_job(job_id, schedule=tk.Interval(30))  # anchored now, at +12
+        assert s.get_job_details(job_id).next_run_at == START + timedelta(seconds=42)
+        await trio.sleep(70)  # the attempt ends at +15; the new grid runs at +42, +72
+    assert starts == [START + timedelta(seconds=s) for s in (10, 42, 72)]
 
 
 async def test_update_rejects_bad_values_at_the_call_site(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import trio
@@ -305,3 +305,145 @@ async def test_graceful_shutdown_while_a_due_run_waits_for_a_busy_worker(
     assert details.state is tk.JobState.SCHEDULED  # and it is still planned, not lost
     assert details.next_run_at == START + timedelta(seconds=1)
     assert s.get_metrics_snapshot().runs_succeeded == 1
+
+
+# --------------------------------------------------------------- reported shutdown defects
+
+
+@pytest.mark.parametrize("how", ["force", "graceful-0"])
+async def test_shutdown_while_runs_wait_for_workers_never_raises(
+    autojump_clock: object, wall: MockWallClock, how: str
+) -> None:
+    async def half_second() -> None:
+        await trio.sleep(0.5)
+
+    for _ in range(50):
+        async with tk.open_scheduler(max_workers=2, wall_clock=wall) as s:
+            for _ in range(4):  # more jobs than workers: runs wait for a worker
+                await s.add_job(tk.Interval(1), half_second)
+            await trio.sleep(2)
+            if how == "force":
+                await s.shutdown_force()
+            else:
+                await s.shutdown_graceful(timeout=0)
+        assert s.get_metrics_snapshot().workers_active == 0
+
+
+async def test_keyboard_interrupt_from_a_job_comes_out_alone(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    async def interrupts() -> None:
+        raise KeyboardInterrupt
+
+    async def busy() -> None:
+        await trio.sleep(10)
+
+    with pytest.raises(KeyboardInterrupt):
+        async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+            await s.add_job(tk.Once(START + timedelta(seconds=1)), interrupts)
+            await s.add_job(tk.Once(START + timedelta(seconds=1)), busy)  # waits for a worker
+            await trio.sleep(100)
+
+
+async def test_a_job_group_with_cancelled_records_the_error_and_leaks_nothing(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    async def own_nursery() -> None:
+        async def fails_when_cancelled() -> None:
+            try:
+                await trio.sleep_forever()
+            finally:
+                raise ValueError("cleanup failed")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(fails_when_cancelled)
+            await trio.sleep_forever()
+
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        job = await s.add_job(tk.Once(START + timedelta(seconds=1)), own_nursery)
+        await trio.sleep(2)
+        await s.shutdown_force()
+    record = s.get_job_details(job).last_runs[-1]
+    assert record.outcome is tk.Outcome.ERRORED
+    assert record.error is not None
+    assert "cleanup failed" in record.error.traceback
+
+
+MISSING: dict[str, int] = {}
+
+
+async def test_the_users_exception_keeps_its_context(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    with pytest.raises(RuntimeError) as info:
+        async with tk.open_scheduler(max_workers=1, wall_clock=wall):
+            try:
+                MISSING["missing"]
+            except KeyError:
+                raise RuntimeError("while handling") from None
+    assert isinstance(info.value.__context__, KeyError)
+    with pytest.raises(RuntimeError) as info:
+        async with tk.open_scheduler(max_workers=1, wall_clock=wall):
+            try:
+                MISSING["missing"]
+            except KeyError:
+                raise RuntimeError("while handling")  # noqa: B904
+    assert isinstance(info.value.__context__, KeyError)
+    assert not info.value.__suppress_context__
+
+
+async def test_forced_shutdown_keeps_runs_waiting_in_the_dispatch_buffer_planned(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    async def busy() -> None:
+        await trio.sleep(100)
+
+    async def quick() -> None:
+        pass
+
+    async with tk.open_scheduler(max_workers=1, dispatch_buffer_size=2, wall_clock=wall) as s:
+        await s.add_job(tk.Once(START + timedelta(seconds=1)), busy)
+        waiting = await s.add_job(tk.Once(START + timedelta(seconds=2)), quick)
+        await trio.sleep(5)  # quick's run sits in the dispatch buffer
+        await s.shutdown_force()
+    details = s.get_job_details(waiting)
+    assert details.state is tk.JobState.SCHEDULED
+    assert details.next_run_at == START + timedelta(seconds=2)
+
+
+async def test_scheduler_transitions_are_protected_from_keyboard_interrupt(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    seen: list[bool] = []
+
+    class Watching(tk.abc.Schedule):
+        def next_after(self, after: datetime) -> datetime | None:
+            seen.append(trio.lowlevel.currently_ki_protected())
+            return after + timedelta(seconds=10)
+
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        job = await s.add_job(Watching(), quick_job)
+        await trio.sleep(25)
+        await s.update_job(job, schedule=Watching())
+        await s.trigger_job(job)
+        await trio.sleep(1)
+    assert len(seen) >= 3
+    assert all(seen), seen
+
+
+async def quick_job() -> None:
+    pass
+
+
+async def test_a_job_waiting_for_the_scheduler_to_stop_does_not_deadlock_shutdown(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    with trio.fail_after(60):  # a deadlock shows as a timeout on the autojump clock
+        async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+
+            async def waits() -> None:
+                await s.wait_stopped()
+
+            job = await s.add_job(tk.Once(START + timedelta(seconds=1)), waits)
+            await trio.sleep(2)
+    assert [r.outcome for r in s.get_job_details(job).last_runs] == [tk.Outcome.SUCCEEDED]

@@ -1,7 +1,9 @@
 """The coordinator: the single owner of the job table and the queue of upcoming runs.
 
 Everything that changes a job happens in one of the synchronous methods below, so each
-change is atomic under Trio's cooperative scheduling.  They are called from three places:
+change is atomic under Trio's cooperative scheduling; the entry points are protected from
+``KeyboardInterrupt`` (``enable_ki_protection``, as trio protects its own primitives), so a
+Ctrl-C lands between transitions, never in the middle of one.  They are called from three places:
 
 * the coordinator's own tasks (``intake_loop``, ``intake_outcomes``, ``dispatch_loop``);
 * the ``Scheduler`` handle's commands (cancel, update, trigger, pause, resume), which apply
@@ -27,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import attrs
 import trio
+from trio.lowlevel import enable_ki_protection
 
 from . import _events as ev
 from ._boundary import (
@@ -114,6 +117,7 @@ class Coordinator:
         wait = due.timestamp() - self._wall_now().timestamp()
         self._wake_at(trio.current_time() + min(wait, self.max_sleep))
 
+    @enable_ki_protection
     def observe_clock(self) -> datetime:
         """Read the wall clock, counting a jump when it disagrees with Trio's clock."""
         wall_now = self._wall_now()
@@ -173,6 +177,7 @@ class Coordinator:
         while order and (len(order) > self.retention or order[0][1] < oldest):
             self.jobs.pop(order.popleft()[0], None)
 
+    @enable_ki_protection
     def stage(self, spec: JobSpec) -> None:
         """Accept a submission into the staging buffer (the caller made sure it fits)."""
         self.staging.put(spec)
@@ -184,6 +189,7 @@ class Coordinator:
             await self.staging.wait_for_arrivals()
             self.ingest_staged_now()
 
+    @enable_ki_protection
     def ingest(self, spec: JobSpec) -> None:
         """Take a submitted job into the table and plan its first run."""
         job = spec.to_job()
@@ -193,11 +199,13 @@ class Coordinator:
         self.emit(lambda at: ev.JobAdded(at, job.id, job.name))
         self._plan_first(job, anchor=spec.submitted_at)
 
+    @enable_ki_protection
     def ingest_staged_now(self) -> None:
         """Take in everything waiting in the staging buffer, without blocking."""
         for spec in self.staging.take_all():
             self.ingest(spec)
 
+    @enable_ki_protection
     def job(self, job_id: object) -> Job:
         """Return the job with *job_id*, taking it in from the staging buffer if needed."""
         job_id = self.check_id(job_id)
@@ -263,10 +271,8 @@ class Coordinator:
             if job.had_occurrence and not job.trigger_pending:
                 self._complete(job)
             return
-        try:
-            allowed = checked_allows(job.lifetime.allows(runs=job.runs, next_fire=due))
-        except Exception as exc:
-            self._fail_job(job, "lifetime", exc)
+        allowed = self._allowed(job, due)
+        if allowed is None:
             return
         if not allowed:
             job.next_due = None
@@ -279,6 +285,31 @@ class Coordinator:
             return
         self.queue.push(job.key, due.timestamp())
         self._wake_for_wall(due)
+
+    def _allowed(self, job: Job, when: datetime) -> bool | None:
+        """Whether the job's lifetime lets an occurrence at *when* run (``None``: it failed).
+
+        Asked before each occurrence is queued, again when it is about to start (runs may
+        have been added by triggers, the lifetime replaced, the clock moved), and after each
+        occurrence for the one queued next.
+        """
+        try:
+            return checked_allows(job.lifetime.allows(runs=job.runs, next_fire=when))
+        except Exception as exc:
+            self._fail_job(job, "lifetime", exc)
+            return None
+
+    def _recheck_queued(self, job: Job) -> None:
+        """The lifetime may have ended while an occurrence was queued: drop it if so."""
+        due = job.next_due
+        if due is None or not job.is_live or job.state is JobState.PAUSED:
+            return
+        if self._allowed(job, due) is False:
+            self.queue.remove(job.key)
+            job.next_due = None
+            job.deferred = False
+            if job.running is None:
+                self._complete(job)
 
     def _next_fire(self, job: Job, after: datetime) -> datetime | None:
         try:
@@ -314,11 +345,7 @@ class Coordinator:
         job.running = None
         if not job.is_live or job.state is JobState.PAUSED:
             return
-        if job.rebase:
-            job.rebase = False
-            job.deferred = False
-            self._plan_first(job, self._wall_now())
-        elif job.deferred and job.next_due is not None:
+        if job.deferred and job.next_due is not None:
             job.deferred = False
             self.queue.push(job.key, job.next_due.timestamp())
             self._wake_for_wall(job.next_due)
@@ -368,8 +395,14 @@ class Coordinator:
             if kind is RunKind.RETRY:
                 assert job.retry_for is not None
                 return self._make_run(job, kind, job.retry_for, math.inf)
+            wall_now = self._wall_now()
+            allowed = self._allowed(job, wall_now)
+            if not allowed:
+                if allowed is False:
+                    self._complete(job)
+                continue
             job.attempt = 1
-            return self._make_run(job, kind, self._wall_now(), math.inf)
+            return self._make_run(job, kind, wall_now, math.inf)
         return None
 
     def _pop_regular(self, wall_now: datetime) -> Run | None:
@@ -407,6 +440,11 @@ class Coordinator:
                 self._fail_job(job, "misfire policy", exc)
                 continue
             job.next_due = None
+            allowed = self._allowed(job, run_for)
+            if not allowed:
+                if allowed is False:  # e.g. Until, passed by a forward clock jump
+                    self._complete(job)
+                continue
             job.attempt = 1
             start_by = run_for.timestamp() + grace if grace is not None else math.inf
             return self._make_run(job, RunKind.REGULAR, run_for, start_by)
@@ -426,6 +464,7 @@ class Coordinator:
             extra={"job_id": str(job.id), "job_name": job.name, "misfires": count},
         )
 
+    @enable_ki_protection
     def next_dispatch(self) -> tuple[Run | None, float]:
         """Return a run to hand to a worker now, or the Trio deadline to sleep until."""
         now = trio.current_time()
@@ -459,8 +498,10 @@ class Coordinator:
                 continue
             except trio.WouldBlock:
                 pass
-            except trio.ClosedResourceError:
-                self._undelivered(run)  # shutting down: the run stays planned
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
+                # Shutting down (the channel closed, or every worker has left): the run
+                # stays planned.
+                self._undelivered(run)
                 return
             delivered = False
             try:
@@ -468,7 +509,7 @@ class Coordinator:
                     run.send_scope = scope
                     await send.send(run)
                     delivered = True
-            except trio.ClosedResourceError:
+            except (trio.ClosedResourceError, trio.BrokenResourceError):
                 return  # shutting down; the finally clause keeps the run planned
             finally:
                 run.send_scope = None
@@ -476,6 +517,7 @@ class Coordinator:
                     # Abandoned by a command, or the dispatcher is stopping: no worker took it.
                     self._undelivered(run)
 
+    @enable_ki_protection
     def _undelivered(self, run: Run) -> None:
         """*run* never started: keep its occurrence planned unless the job stopped."""
         job = run.job
@@ -490,19 +532,41 @@ class Coordinator:
                 self._push_soon(job, RunKind.RETRY, trio.current_time())
         self._release(job)
 
-    def _abandon(self, job: Job) -> None:
-        """Make sure a run of *job* that has not started yet never starts."""
+    @enable_ki_protection
+    def keep_unstarted_planned(self) -> None:
+        """At the end of a shutdown: runs left in the dispatch buffer stay planned.
+
+        A forced shutdown stops the workers before they take what waits in the buffer; those
+        occurrences did not run, so they keep their place (``next_run_at`` is their time).
+        """
+        for job in self.jobs.values():
+            run = job.running
+            if run is not None and not run.started:
+                self._undelivered(run)
+
+    def _abandon(self, job: Job) -> Run | None:
+        """Make sure a run of *job* that has not started yet never starts; return it.
+
+        The run is detached from the job at once: whichever worker later receives it drops
+        it, and the job is free to plan its next run now instead of when a worker is free.
+        """
         run = job.running
         if run is None or run.started:
-            return
+            return None
         run.abandoned = True
+        job.running = None
         if run.send_scope is not None:
             run.send_scope.cancel()
+        return run
 
+    @enable_ki_protection
     def run_started(self, run: Run, started_at: datetime) -> None:
         """A worker is starting *run* (called by the worker, synchronously)."""
         run.started = True
         job = run.job
+        # Updates apply from the next attempt: one that waited for a worker starts with the
+        # job's settings as they are now, not as they were when it was dispatched.
+        run.fn, run.args, run.timeout = job.fn, job.args, job.timeout
         if job.state is JobState.SCHEDULED:
             self._set_state(job, JobState.RUNNING)
         self.metrics.runs_started += 1
@@ -521,6 +585,7 @@ class Coordinator:
             )
         )
 
+    @enable_ki_protection
     def run_stopped(self, run: Run) -> None:
         """A worker has finished *run*; its report follows on the outcome channel."""
         self.metrics.workers_active -= 1
@@ -532,6 +597,7 @@ class Coordinator:
         async for finished in receive:
             self.on_finished(finished)
 
+    @enable_ki_protection
     def drain_outcomes(self, receive: trio.MemoryReceiveChannel[Finished]) -> None:
         """Apply every report already sent, without blocking (used at shutdown)."""
         while True:
@@ -541,9 +607,12 @@ class Coordinator:
                 return
             self.on_finished(finished)
 
+    @enable_ki_protection
     def on_finished(self, finished: Finished) -> None:
         """Record a run's outcome and plan what comes next for its job."""
         run, job, outcome = finished.run, finished.run.job, finished.outcome
+        if run.abandoned:
+            return  # detached from its job when it was abandoned; nothing to record
         if job.running is not run:  # pragma: no cover - a run always belongs to its job
             raise RuntimeError(f"outcome of {run.run_id} does not match {job.id}'s run in flight")
         if outcome is None:
@@ -599,8 +668,13 @@ class Coordinator:
         """The occurrence of *run* is over: queue the job's next regular occurrence."""
         job.attempt = 1
         job.retry_for = None
-        if run.triggered or job.rebase or not job.is_live or job.state is JobState.PAUSED:
-            return  # triggers leave the schedule alone; a rebase is planned on release
+        if not job.is_live or job.state is JobState.PAUSED:
+            return
+        if run.triggered or job.next_due is not None:
+            # Triggers leave the schedule alone, and an update or resume during the run has
+            # planned the next occurrence already; the lifetime may have ended meanwhile.
+            self._recheck_queued(job)
+            return
         job.running = None  # so the next occurrence is queued rather than deferred
         self._queue_regular(job, self._next_fire(job, run.scheduled_for))
         job.running = run
@@ -672,10 +746,13 @@ class Coordinator:
 
     # ------------------------------------------------------------------ commands
 
+    @enable_ki_protection
     def cancel(self, job_id: JobId, *, interrupt: bool) -> None:
         """Cancel the lineage; with *interrupt*, also the attempt in progress."""
         job = self.job(job_id)
         if not job.is_live:
+            if interrupt and job.state is JobState.CANCELLED:
+                self._interrupt(job)  # a plain cancel first, the interrupt now
             return
         self._abandon(job)
         self.metrics.jobs_cancelled += 1
@@ -685,6 +762,7 @@ class Coordinator:
         if interrupt:
             self._interrupt(job)
 
+    @enable_ki_protection
     def interrupt(self, job_id: JobId) -> bool:
         """Cancel the attempt in progress, if any; the lineage goes on. Return whether one was."""
         return self._interrupt(self.job(job_id))
@@ -697,6 +775,7 @@ class Coordinator:
         run.scope.cancel()
         return True
 
+    @enable_ki_protection
     def pause(self, job_id: JobId) -> None:
         """Stop planning runs for the job until it is resumed."""
         job = self.live_job(job_id, "pause")
@@ -705,7 +784,9 @@ class Coordinator:
             self.emit(lambda at: ev.JobPaused(at, job.id, job.name))
 
     def _pause(self, job: Job) -> None:
-        self._abandon(job)
+        abandoned = self._abandon(job)
+        if abandoned is not None and abandoned.kind is RunKind.TRIGGER:
+            job.trigger_pending = True  # a trigger asked for before the pause runs on resume
         self.queue.remove(job.key)
         if job.soon_kind is RunKind.TRIGGER:
             job.trigger_pending = True  # a trigger asked for before the pause runs on resume
@@ -715,6 +796,7 @@ class Coordinator:
         job.attempt, job.retry_for = 1, None
         self._set_state(job, JobState.PAUSED)
 
+    @enable_ki_protection
     def resume(self, job_id: JobId) -> None:
         """Plan the job's next run from now; run a trigger that came while it was paused."""
         job = self.live_job(job_id, "resume")
@@ -726,14 +808,14 @@ class Coordinator:
         self._set_state(
             job, JobState.RUNNING if job.running and job.running.started else JobState.SCHEDULED
         )
-        if job.running is not None:
-            job.rebase = True
-            return
+        # Planned from now even while an attempt runs: its next run shows at once, and is
+        # queued when the attempt is over.
         self._plan_first(job, self._wall_now())
         if job.is_live and job.trigger_pending:
             job.trigger_pending = False
             self._push_soon(job, RunKind.TRIGGER, trio.current_time())
 
+    @enable_ki_protection
     def trigger(self, job_id: JobId) -> None:
         """Run the job once as soon as possible, out of band; coalesces with a pending one."""
         job = self.live_job(job_id, "trigger")
@@ -747,6 +829,7 @@ class Coordinator:
         else:
             self._push_soon(job, RunKind.TRIGGER, trio.current_time())
 
+    @enable_ki_protection
     def update(self, job_id: JobId, changes: dict[str, object], signatures: Signatures) -> None:
         """Apply validated *changes* (by public name); a new schedule replans from now."""
         job = self.live_job(job_id, "update")
@@ -759,17 +842,30 @@ class Coordinator:
         for name, value in changes.items():
             setattr(job, _JOB_FIELD.get(name, name), value)
         self.emit(lambda at: ev.JobUpdated(at, job.id, job.name, tuple(changes)))
-        if "schedule" not in changes or job.state is JobState.PAUSED:
-            return
-        job.had_occurrence = False
-        if job.running is not None:
-            job.rebase = True
-            return
-        self.queue.remove(job.key)
-        if job.soon_kind is RunKind.RETRY:
+        if job.state is JobState.PAUSED:
+            return  # planned from scratch on resume
+        if "schedule" in changes:
+            self._replan(job)
+        elif "lifetime" in changes:
+            self._recheck_queued(job)
+
+    def _replan(self, job: Job) -> None:
+        """A new schedule: its first occurrence from now replaces what the old one planned.
+
+        Planned at once, also while an attempt runs (the next run shows at once, an
+        unanchored ``Interval`` is anchored now); an occurrence of the old schedule that
+        waits for a worker is dropped, and so is a pending retry of one.
+        """
+        run = job.running
+        if run is not None and not run.started and run.kind is RunKind.REGULAR:
+            self._abandon(job)
+        if job.soon_kind is RunKind.RETRY and job.running is None:
             job.soon_kind = None
             job.attempt, job.retry_for = 1, None
+        job.had_occurrence = False
+        self.queue.remove(job.key)
         job.next_due = None
+        job.deferred = False
         self._plan_first(job, self._wall_now())
 
     # ------------------------------------------------------------------ queries
@@ -783,6 +879,7 @@ class Coordinator:
             return self._wall_now() + timedelta(seconds=delay)
         return job.next_due
 
+    @enable_ki_protection
     def details(self, job_id: JobId) -> JobDetails:
         """The frozen details of one job (staged jobs included)."""
         spec = self.staging.get(self.check_id(job_id).value)
@@ -791,6 +888,7 @@ class Coordinator:
         job = self.job(job_id)
         return job.details(self.next_run_at(job))
 
+    @enable_ki_protection
     def summaries(self) -> list[JobSummary]:
         """Every known job, staged ones last."""
         self.forget_finished()

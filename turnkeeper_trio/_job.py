@@ -81,7 +81,11 @@ class RunKind(enum.Enum):
 
 @attrs.define(eq=False, slots=True)
 class Run:
-    """One attempt handed to a worker.  Fields the worker reads are fixed at dispatch."""
+    """One attempt handed to a worker.
+
+    ``fn``, ``args`` and ``timeout`` are read from the job again when the attempt starts, so
+    an update reaches an attempt that waited for a worker.
+    """
 
     job: Job
     run_id: int
@@ -127,8 +131,6 @@ class Job:
     deferred: bool = False
     #: The job has had at least one regular occurrence (so "no next fire" means completed).
     had_occurrence: bool = False
-    #: The schedule was replaced while a run was in flight: recompute from now afterwards.
-    rebase: bool = False
     #: Timestamp of the last occurrence run: nothing may fire at or before it again.
     last_fired_for: float = -math.inf
     attempt: int = 1

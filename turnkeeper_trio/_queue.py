@@ -14,7 +14,8 @@ memory              + stale entries     + a position map
 ==================  ==================  ========================================
 
 ``HeapQueue`` leaves removed and moved entries in the heap as *stale* entries and discards
-them when they reach the front; ``stale_entries`` counts them (shown in the metrics).
+them when they reach the front, or all at once when they outnumber the live entries (more
+than twice as many plus 1000); ``stale_entries`` counts them (shown in the metrics).
 """
 
 from __future__ import annotations
@@ -109,15 +110,28 @@ class HeapQueue(JobQueue):
     def __repr__(self) -> str:
         return f"HeapQueue(len={len(self._live)}, stale={self.stale_entries})"
 
+    #: Rebuild once the heap holds more than twice the live entries plus this many (the rule
+    #: of trio's own lazy deadline heap): memory stays within a constant factor of the live
+    #: entries, and the O(n) rebuild is amortised over the n removals that made it due.
+    _PRUNE_SLACK = 1000
+
     def push(self, key: int, due: float) -> None:
         """Insert or move *key*; a moved key leaves a stale entry behind."""
         seq = next(self._counter)
         self._live[key] = seq
         heapq.heappush(self._heap, (due, seq, key))
+        self._maybe_prune()
 
     def remove(self, key: int) -> None:
         """Forget *key* in O(1); its heap entry becomes stale."""
-        self._live.pop(key, None)
+        if self._live.pop(key, None) is not None:
+            self._maybe_prune()
+
+    def _maybe_prune(self) -> None:
+        if len(self._heap) > 2 * len(self._live) + self._PRUNE_SLACK:
+            live = self._live
+            self._heap = [entry for entry in self._heap if live.get(entry[2]) == entry[1]]
+            heapq.heapify(self._heap)
 
     def _discard_stale(self) -> None:
         heap, live = self._heap, self._live

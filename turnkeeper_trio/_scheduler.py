@@ -205,6 +205,7 @@ class Scheduler:
             coordinator.closing = True
             coordinator.drain_outcomes(self._outcome_receive)
             self._outcome_receive.close()
+            coordinator.keep_unstarted_planned()
             # Jobs still in the staging buffer were accepted: record them, do not drop them.
             coordinator.staging.close()
             coordinator.ingest_staged_now()
@@ -284,12 +285,19 @@ class Scheduler:
                 await s.add_job(...)
                 await s.wait_stopped()
 
+        Called from inside one of this scheduler's own jobs, it returns once a shutdown has
+        *begun*: the job is part of what a graceful shutdown waits for, so waiting for the end
+        would never return.
+
         Example::
 
             async with tk.open_scheduler(max_workers=4) as s:
                 await s.add_job(tk.Cron("*/5 * * * *"), poll)
                 await s.wait_stopped()   # until a job, a signal handler, ... shuts it down
         """
+        if running_in.get(None) is self:
+            await self._shutdown_requested.wait()
+            return
         await self._done.wait()
 
     async def shutdown_graceful(self, timeout: float | timedelta | None = None) -> None:

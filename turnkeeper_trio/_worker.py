@@ -9,6 +9,7 @@ import attrs
 import trio
 
 from ._coordinator import Coordinator
+from ._groups import split_job_exception
 from ._job import Run
 from ._models import ErrorInfo, JobContext, Outcome, _current_job
 from ._outcome import Finished, error_info
@@ -18,16 +19,6 @@ __all__ = ["Worker", "running_in"]
 
 #: The scheduler whose worker is running the current task (so shutdown from a job can tell).
 running_in: ContextVar[object] = ContextVar("turnkeeper_trio.running_in")
-
-
-def _is_cancellation(exc: BaseException) -> bool:
-    """Whether *exc* is a ``trio.Cancelled``, or a group made only of them."""
-    if isinstance(exc, trio.Cancelled):
-        return True
-    if isinstance(exc, BaseExceptionGroup):
-        _, rest = exc.split(trio.Cancelled)
-        return rest is None
-    return False
 
 
 @attrs.define(eq=False)
@@ -81,11 +72,17 @@ class Worker:
         except Exception as exc:
             outcome, error = Outcome.ERRORED, error_info(exc)
         except BaseException as exc:
-            # Cancellation from outside (shutdown) is recorded as cancelled; anything else
-            # (KeyboardInterrupt, SystemExit) is recorded as an error. Both propagate.
-            if not _is_cancellation(exc):
-                outcome, error = Outcome.ERRORED, error_info(exc)
-            raise
+            # Cancellation from outside (shutdown) is recorded as cancelled and propagates;
+            # KeyboardInterrupt and SystemExit are recorded as errors and propagate; the
+            # job's own errors that travel with them (a group from the job's nursery) are
+            # recorded and go no further.
+            failure, propagate = split_job_exception(exc)
+            if failure is not None:
+                outcome, error = Outcome.ERRORED, error_info(failure)
+            if propagate is exc:
+                raise
+            assert propagate is not None  # an Exception alone was caught above
+            raise propagate from None
         finally:
             _current_job.reset(token)
             self.coordinator.run_stopped(run)
