@@ -47,11 +47,72 @@ def test_decisions(
     assert decision.next_due == (None if next_due is None else at(next_due))
 
 
-def test_coalescing_a_huge_backlog_saturates_instead_of_hanging() -> None:
+def test_an_interval_backlog_is_counted_exactly_at_once() -> None:
     every_second = tk.Interval(1, start=T)
     decision = tk.Coalesce().decide(every_second, at(1), at(10**7))
     assert decision.run_for == at(10**7)
-    assert decision.skipped == 100_000
+    assert decision.skipped == 10**7 - 1
+    assert decision.counted_exactly
+
+
+class Counting(tk.abc.Schedule):
+    """Wraps a schedule and counts its ``next_after`` calls: the cost of a decision."""
+
+    def __init__(self, inner: tk.abc.Schedule) -> None:
+        self.inner = inner
+        self.calls = 0
+
+    def next_after(self, after: datetime) -> datetime | None:
+        self.calls += 1
+        return self.inner.next_after(after)
+
+
+MONTH = 30 * 86400
+# Two wall-clock schedules that fire very often: every second, and every minute of the day.
+EVERY_SECOND = tk.Cron("* * * * * *")
+EVERY_MINUTE = tk.WeekdayTimes.every_day(*(f"{h:02}:{m:02}" for h in range(24) for m in range(60)))
+
+
+@pytest.mark.parametrize(("schedule", "spacing"), [(EVERY_SECOND, 1), (EVERY_MINUTE, 60)])
+def test_coalesce_after_a_month_runs_the_latest_real_occurrence_cheaply(
+    schedule: tk.abc.Schedule, spacing: int
+) -> None:
+    counting = Counting(schedule)
+    now = at(MONTH + 0.5)
+    decision = tk.Coalesce().decide(counting, at(spacing), now)
+    assert decision.run_for == at(MONTH)  # a real occurrence, the most recent one
+    assert schedule.next_after(at(MONTH)) == at(MONTH + spacing)
+    # More than MAX_COUNTED were missed and cron cannot count them: a flagged lower bound.
+    assert decision.skipped >= 1000
+    assert not decision.counted_exactly
+    assert counting.calls <= 1200  # not one call per missed occurrence (2.6 million)
+
+
+@pytest.mark.parametrize(("schedule", "spacing"), [(EVERY_SECOND, 1), (EVERY_MINUTE, 60)])
+def test_catch_up_after_a_month_runs_exactly_the_newest_limit(
+    schedule: tk.abc.Schedule, spacing: int
+) -> None:
+    counting = Counting(schedule)
+    now = at(MONTH + 0.5)
+    decision = tk.CatchUp(limit=5).decide(counting, at(spacing), now)
+    assert decision.run_for == at(MONTH - 4 * spacing)  # the oldest of the newest five
+    assert decision.skipped >= 1000 - 5  # a lower bound: at least MAX_COUNTED were late
+    assert not decision.counted_exactly
+    assert counting.calls <= 5000
+    # Replaying from there, each later decision runs the next of the five, in order.
+    ran: list[datetime | None] = [decision.run_for]
+    while True:
+        assert ran[-1] is not None
+        following = schedule.next_after(ran[-1])
+        if following is None or following > now:
+            break
+        ran.append(tk.CatchUp(limit=5).decide(schedule, following, now).run_for)
+    assert ran == [at(MONTH - k * spacing) for k in (4, 3, 2, 1, 0)]
+
+
+def test_a_small_backlog_is_counted_exactly() -> None:
+    decision = tk.Coalesce().decide(EVERY_SECOND, at(1), at(500.5))
+    assert (decision.run_for, decision.skipped, decision.counted_exactly) == (at(500), 499, True)
 
 
 def test_policies_validate_their_arguments() -> None:

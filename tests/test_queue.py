@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import trio
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import turnkeeper_trio as tk
-from turnkeeper_trio.abc import JobQueue
+from turnkeeper_trio.testing import MockWallClock
 
-STRATEGIES: list[Callable[[], JobQueue]] = [tk.HeapQueue, tk.IndexedHeapQueue]
+#: The built-in strategies, which also answer ``len()`` and ``in``.
+BuiltInQueue = tk.HeapQueue | tk.IndexedHeapQueue
+STRATEGIES: list[Callable[[], BuiltInQueue]] = [tk.HeapQueue, tk.IndexedHeapQueue]
 
 
 @pytest.mark.parametrize("make", STRATEGIES)
-def test_orders_by_due_then_insertion(make: Callable[[], JobQueue]) -> None:
+def test_orders_by_due_then_insertion(make: Callable[[], BuiltInQueue]) -> None:
     queue = make()
     queue.push(1, 30.0)
     queue.push(2, 10.0)
@@ -29,7 +32,7 @@ def test_orders_by_due_then_insertion(make: Callable[[], JobQueue]) -> None:
 
 
 @pytest.mark.parametrize("make", STRATEGIES)
-def test_move_and_remove(make: Callable[[], JobQueue]) -> None:
+def test_move_and_remove(make: Callable[[], BuiltInQueue]) -> None:
     queue = make()
     for key in range(5):
         queue.push(key, float(key))
@@ -70,7 +73,7 @@ def test_indexed_heap_queue_never_holds_stale_entries() -> None:
 class QueueMachine(RuleBasedStateMachine):
     """Drive a queue strategy and a plain dict model with the same operations."""
 
-    make: Callable[[], JobQueue]
+    make: Callable[[], BuiltInQueue]
 
     def __init__(self) -> None:
         super().__init__()
@@ -121,3 +124,46 @@ class IndexedHeapQueueMachine(QueueMachine):
 STATEFUL = settings(max_examples=200, stateful_step_count=50)
 TestHeapQueue = STATEFUL(HeapQueueMachine).TestCase
 TestIndexedHeapQueue = STATEFUL(IndexedHeapQueueMachine).TestCase
+
+
+class MinimalQueue(tk.abc.JobQueue):
+    """A custom strategy with only the four methods, no ``super().__init__()``."""
+
+    def __init__(self) -> None:
+        self.entries: dict[int, float] = {}
+
+    def push(self, key: int, due: float) -> None:
+        self.entries[key] = due
+
+    def remove(self, key: int) -> None:
+        self.entries.pop(key, None)
+
+    def peek(self) -> tuple[float, int] | None:
+        if not self.entries:
+            return None
+        key = min(self.entries, key=lambda k: (self.entries[k], k))
+        return self.entries[key], key
+
+    def pop(self) -> tuple[float, int]:
+        front = self.peek()
+        if front is None:
+            raise IndexError("empty")
+        del self.entries[front[1]]
+        return front
+
+
+async def test_a_custom_queue_needs_only_the_four_methods(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    runs: list[float] = []
+
+    async def job() -> None:
+        runs.append(trio.current_time())
+
+    queue = MinimalQueue()
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall, queue=queue) as s:
+        await s.add_job(tk.Interval(10), job)
+        await trio.sleep(35)
+    assert runs == [10, 20, 30]
+    with pytest.raises(tk.InvalidArgument, match="already serves another scheduler"):
+        tk.Scheduler(max_workers=1, queue=queue)

@@ -427,7 +427,7 @@ class Coordinator:
                     self._fail_job(job, "misfire policy or schedule", exc)
                     continue
                 if decision.skipped:
-                    self._count_misfires(job, decision.skipped, due)
+                    self._count_misfires(job, decision.skipped, due, decision.counted_exactly)
                 run_for = decision.run_for
                 if run_for is None:
                     job.next_due = None
@@ -450,14 +450,15 @@ class Coordinator:
             return self._make_run(job, RunKind.REGULAR, run_for, start_by)
         return None
 
-    def _count_misfires(self, job: Job, count: int, due: datetime) -> None:
+    def _count_misfires(self, job: Job, count: int, due: datetime, exact: bool = True) -> None:
         self.metrics.misfires += count
         job.misfires += count
-        self.emit(lambda at: ev.Misfired(at, job.id, job.name, count, due))
+        self.emit(lambda at: ev.Misfired(at, job.id, job.name, count, due, exact))
         self.log.warning(
-            "job %r (%s) missed %d occurrence(s) from %s (misfire policy %r)",
+            "job %r (%s) missed %s%d occurrence(s) from %s (misfire policy %r)",
             job.name,
             job.id,
+            "" if exact else "at least ",
             count,
             due.isoformat(),
             job.misfire,

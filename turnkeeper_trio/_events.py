@@ -204,6 +204,10 @@ class RetryScheduled(JobEvent):
 class Misfired(JobEvent):
     """``count`` occurrences from ``due`` on were skipped or coalesced.
 
+    ``counted_exactly`` is ``False`` when ``count`` is a lower bound: after a long outage, a
+    schedule that cannot count its occurrences cheaply (cron, weekday times) is counted one by
+    one only up to ``MAX_COUNTED`` (1,000).
+
     Example::
 
         async for event in s.subscribe(tk.Misfired):
@@ -212,6 +216,7 @@ class Misfired(JobEvent):
 
     count: int
     due: datetime
+    counted_exactly: bool = True
 
 
 @attrs.frozen

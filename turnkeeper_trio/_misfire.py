@@ -10,7 +10,8 @@ for a free worker finally starts (``grace`` only).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import datetime
+from collections import deque
+from datetime import UTC, datetime
 
 import attrs
 
@@ -20,9 +21,13 @@ from ._validation import check_int, check_optional_seconds
 
 __all__ = ["CatchUp", "Coalesce", "MisfireDecision", "MisfirePolicy"]
 
-#: However long the outage, counting missed occurrences stops here (a 1-second cron after
-#: a month of suspend would take seconds to count).  The count saturates; nothing runs twice.
-MAX_COUNTED = 100_000
+#: Missed occurrences are counted one by one up to this many; past it (a 1-second cron after
+#: a month of suspend) the count is a lower bound, flagged as such (``counted_exactly``).  A
+#: schedule that can count cheaply (``Interval``) is always counted exactly.
+MAX_COUNTED = 1_000
+
+#: The instant search below resolves to a microsecond, datetime's resolution.
+_RESOLUTION = 1e-6
 
 
 @attrs.frozen
@@ -34,6 +39,8 @@ class MisfireDecision:
         skipped: how many occurrences are dropped (counted in ``misfires``).
         next_due: when nothing runs, the next occurrence to queue (``None``: the schedule
             has no more).
+        counted_exactly: ``False`` when *skipped* is a lower bound (more than
+            :data:`MAX_COUNTED` occurrences were missed and the schedule cannot count them).
 
     Example::
 
@@ -44,6 +51,7 @@ class MisfireDecision:
     run_for: datetime | None
     skipped: int
     next_due: datetime | None = None
+    counted_exactly: bool = True
 
 
 def _grace(value: object) -> float | None:
@@ -76,21 +84,69 @@ class MisfirePolicy(ABC):
         return self.grace is not None and (now - due).total_seconds() > self.grace
 
 
-def _advance(schedule: Schedule, due: datetime, now: datetime, limit: int) -> tuple[datetime, int]:
-    """Step from *due* through occurrences at or before *now*, at most *limit* steps.
+def _next(schedule: Schedule, after: datetime) -> datetime | None:
+    return checked_fire(schedule.next_after(after), after, "schedule.next_after")
 
-    Returns the occurrence reached and the number of steps taken.
+
+def _at(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _latest(schedule: Schedule, due: datetime, now: datetime) -> datetime:
+    """The most recent occurrence at or before *now*; *due* is one, and is not after *now*.
+
+    A bisection on the instant ``x`` for "the first occurrence after ``x`` is not after
+    *now*": about 40 ``next_after`` calls for any outage, instead of one per occurrence.
     """
-    steps = 0
-    latest = due
     now_ts = now.timestamp()
+    following = _next(schedule, due)
+    if following is None or following.timestamp() > now_ts:
+        return due
+    lo, hi = following.timestamp(), now_ts  # an occurrence at lo; none after now
+    best = following
+    while hi - lo > _RESOLUTION:
+        mid = lo + (hi - lo) / 2
+        candidate = _next(schedule, _at(mid))
+        if candidate is not None and candidate.timestamp() <= now_ts:
+            lo, best = max(mid, candidate.timestamp()), candidate
+        else:
+            hi = mid
+    return best
+
+
+def _count(schedule: Schedule, after: datetime, until: datetime, limit: int) -> tuple[int, bool]:
+    """Occurrences in ``(after, until]``: ``(count, exact)``, stepping at most *limit* times."""
+    counted = schedule.count_between(after, until)
+    if counted is not None:
+        return counted, True
+    steps, current, until_ts = 0, after, until.timestamp()
     while steps < limit:
-        following = checked_fire(schedule.next_after(latest), latest, "schedule.next_after")
-        if following is None or following.timestamp() > now_ts:
+        following = _next(schedule, current)
+        if following is None or following.timestamp() > until_ts:
+            return steps, True
+        current, steps = following, steps + 1
+    return steps, False
+
+
+def _newest(schedule: Schedule, due: datetime, latest: datetime, count: int) -> datetime:
+    """The oldest of the *count* newest occurrences up to *latest* (all after *due*).
+
+    Gallops back from *latest* until a window holds *count* occurrences, then walks it.
+    """
+    width = 1.0
+    start = latest
+    while True:
+        start = max(_at(latest.timestamp() - width), due)
+        found, _ = _count(schedule, start, latest, count)
+        if found >= count or start == due:
             break
-        latest = following
-        steps += 1
-    return latest, steps
+        width *= 2
+    window: deque[datetime] = deque(maxlen=count)
+    current = _next(schedule, start)
+    while current is not None and current.timestamp() <= latest.timestamp():
+        window.append(current)
+        current = _next(schedule, current)
+    return window[0]
 
 
 @attrs.frozen
@@ -111,12 +167,11 @@ class Coalesce(MisfirePolicy):
 
     def decide(self, schedule: Schedule, due: datetime, now: datetime) -> MisfireDecision:
         """Coalesce the occurrences from *due* to *now* into one run (or none, past grace)."""
-        latest, skipped = _advance(schedule, due, now, MAX_COUNTED)
-        if skipped == MAX_COUNTED:  # saturated: do not count further, resume from now
-            latest = now
+        latest = _latest(schedule, due, now)
+        skipped, exact = _count(schedule, due, latest, MAX_COUNTED)
         if self._too_late(latest, now):
-            return MisfireDecision(None, skipped + 1, schedule.next_after(latest))
-        return MisfireDecision(latest, skipped)
+            return MisfireDecision(None, skipped + 1, _next(schedule, latest), exact)
+        return MisfireDecision(latest, skipped, counted_exactly=exact)
 
 
 def _limit(value: object) -> int:
@@ -141,13 +196,16 @@ class CatchUp(MisfirePolicy):
 
     def decide(self, schedule: Schedule, due: datetime, now: datetime) -> MisfireDecision:
         """Run the oldest missed occurrence still within *limit* and *grace*."""
-        _, later = _advance(schedule, due, now, MAX_COUNTED)
+        latest = _latest(schedule, due, now)
+        later, exact = _count(schedule, due, latest, max(MAX_COUNTED, self.limit))
         skipped = max(0, later + 1 - self.limit)
-        current: datetime | None = _advance(schedule, due, now, skipped)[0] if skipped else due
+        current: datetime | None = due
+        if skipped:  # more than `limit` missed: the newest `limit` run, oldest first
+            current = _newest(schedule, due, latest, self.limit)
         now_ts = now.timestamp()
         while current is not None and current.timestamp() <= now_ts:
             if not self._too_late(current, now):
-                return MisfireDecision(current, skipped)
+                return MisfireDecision(current, skipped, counted_exactly=exact)
             skipped += 1
-            current = schedule.next_after(current)
-        return MisfireDecision(None, skipped, current)
+            current = _next(schedule, current)
+        return MisfireDecision(None, skipped, current, exact)

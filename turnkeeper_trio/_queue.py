@@ -24,39 +24,24 @@ import heapq
 import itertools
 from abc import ABC, abstractmethod
 
-from ._exceptions import InvalidArgument
-
 __all__ = ["HeapQueue", "IndexedHeapQueue", "JobQueue"]
 
 
 class JobQueue(ABC):
-    """Protocol of a queue strategy. One instance serves one scheduler.
+    """Protocol of a queue strategy: four methods and no state of its own.
+
+    One instance serves one scheduler (the scheduler checks; pass a new queue to each).
+    ``__len__`` and ``__contains__`` are not required; the built-in queues have them.
 
     Example::
 
-        class FifoQueue(tk.abc.JobQueue):   # implement push, remove, peek, pop, ...
+        class FifoQueue(tk.abc.JobQueue):   # implement push, remove, peek and pop
             ...
 
         tk.open_scheduler(max_workers=4, queue=FifoQueue())
     """
 
-    __slots__ = ("_owner",)
-
-    def __init__(self) -> None:
-        self._owner: object | None = None
-
-    def claim(self, owner: object) -> None:
-        """Bind the queue to its scheduler; a second scheduler may not share it.
-
-        Raises:
-            InvalidArgument: the queue already serves another scheduler.
-        """
-        if self._owner is not None and self._owner is not owner:
-            raise InvalidArgument(
-                "queue: this queue instance already serves another scheduler; "
-                "pass a new HeapQueue() or IndexedHeapQueue() to each scheduler"
-            )
-        self._owner = owner
+    __slots__ = ()
 
     @abstractmethod
     def push(self, key: int, due: float) -> None:
@@ -73,13 +58,6 @@ class JobQueue(ABC):
     @abstractmethod
     def pop(self) -> tuple[float, int]:
         """Remove and return the earliest ``(due, key)``. Raises ``IndexError`` if empty."""
-
-    @abstractmethod
-    def __contains__(self, key: object) -> bool: ...
-
-    @abstractmethod
-    def __len__(self) -> int:
-        """The number of live (not stale) entries."""
 
     @property
     def stale_entries(self) -> int:
@@ -98,10 +76,9 @@ class HeapQueue(JobQueue):
             ...   # O(1) cancel; watch get_metrics_snapshot().queue_stale_entries
     """
 
-    __slots__ = ("_counter", "_heap", "_live")
+    __slots__ = ("__weakref__", "_counter", "_heap", "_live")
 
     def __init__(self) -> None:
-        super().__init__()
         # Entries are (due, seq, key); an entry is live iff _live[key] == its seq.
         self._heap: list[tuple[float, int, int]] = []
         self._live: dict[int, int] = {}
@@ -180,10 +157,9 @@ class IndexedHeapQueue(JobQueue):
             ...   # the default: eager O(log n) cancel and update
     """
 
-    __slots__ = ("_counter", "_heap", "_pos")
+    __slots__ = ("__weakref__", "_counter", "_heap", "_pos")
 
     def __init__(self) -> None:
-        super().__init__()
         # Entries are (due, seq, key) tuples; _pos maps key -> index in _heap.
         self._heap: list[tuple[float, int, int]] = []
         self._pos: dict[int, int] = {}

@@ -53,6 +53,15 @@ class Schedule(ABC):
         """
         return self.next_after(now)
 
+    def count_between(self, after: datetime, until: datetime) -> int | None:
+        """How many fire instants lie in ``(after, until]``, if the schedule can say cheaply.
+
+        The misfire policies use it to count what a long outage missed without stepping
+        through every occurrence.  The default, ``None``, means "step with
+        :meth:`next_after`" (bounded: past ``MAX_COUNTED`` the count is a lower bound).
+        """
+        return None
+
     def preview(self, after: datetime, count: int = 5) -> list[datetime]:
         """List the next *count* fire instants after *after*, to answer "when will this run?".
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -14,7 +15,7 @@ import trio
 
 from ._coordinator import Coordinator
 from ._events import Event, ShutdownStarted, Subscription
-from ._exceptions import SchedulerClosed, SchedulerNotRunning, StagingFull
+from ._exceptions import InvalidArgument, SchedulerClosed, SchedulerNotRunning, StagingFull
 from ._groups import collapse_single_group
 from ._job import JobSpec, Run
 from ._lifetime import Lifetime
@@ -46,6 +47,28 @@ __all__ = ["Scheduler", "open_scheduler"]
 
 E = TypeVar("E", bound=Event)
 Ts = TypeVarTuple("Ts")
+
+
+#: The scheduler each queue instance serves, so that one queue is never shared by two.  It is
+#: process-wide because two schedulers must consult the same record; both sides are weak, so a
+#: queue is free again once its scheduler is gone, and it holds no scheduling state.
+_QUEUE_OWNERS: weakref.WeakKeyDictionary[JobQueue, weakref.ref[Scheduler]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _claim(queue: JobQueue, scheduler: Scheduler) -> None:
+    """Record that *queue* serves *scheduler*; refuse a queue another scheduler uses."""
+    try:
+        owner = _QUEUE_OWNERS.get(queue)
+    except TypeError:  # a queue class that cannot be weakly referenced: not tracked
+        return
+    if owner is not None and owner() not in (None, scheduler):
+        raise InvalidArgument(
+            "queue: this queue instance already serves another scheduler; "
+            "pass a new HeapQueue() or IndexedHeapQueue() to each scheduler"
+        )
+    _QUEUE_OWNERS[queue] = weakref.ref(scheduler)
 
 
 class Scheduler:
@@ -98,7 +121,7 @@ class Scheduler:
         if queue is None:
             queue = IndexedHeapQueue()
         check_instance("queue", queue, JobQueue, "IndexedHeapQueue()")
-        queue.claim(self)
+        _claim(queue, self)
         if wall_clock is None:
             wall_clock = SystemWallClock()
         if not isinstance(wall_clock, WallClock):

@@ -88,6 +88,18 @@ class Interval(Schedule):
         steps = elapsed // self.every + 1
         return (start + steps * self.every).astimezone(self.start.tzinfo)
 
+    def count_between(self, after: datetime, until: datetime) -> int | None:
+        """How many fires lie in ``(after, until]``: exact, in O(1), for an anchored interval."""
+        if self.start is None:
+            return None
+        start = self.start.astimezone(UTC)
+
+        def fires_up_to(instant: datetime) -> int:
+            elapsed = instant.astimezone(UTC) - start
+            return 0 if elapsed < timedelta(0) else elapsed // self.every + 1
+
+        return max(fires_up_to(until) - fires_up_to(after), 0)
+
 
 def _check_at(_instance: object, _attribute: object, value: datetime) -> None:
     check_aware("at", value)
