@@ -31,7 +31,7 @@ def test_every_public_name_is_exported_and_documented(module: object) -> None:
 
 def _has_example(obj: object) -> bool:
     doc = inspect.getdoc(obj) or ""
-    return "Example::" in doc or ">>>" in doc
+    return "Example:\n" in doc or ">>>" in doc
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -3,13 +3,14 @@
 Run async jobs on weekday+time lists, cron expressions, intervals, once, or on demand, with
 retries, timeouts, backpressure, metrics and clean shutdown, inside your own Trio program.
 
-Example::
-
+Example:
+    ```python
     import turnkeeper_trio as tk
 
     async with tk.open_scheduler(max_workers=4) as s:
         await s.add_job(tk.Cron("0 9 * * MON-FRI", tz=ZoneInfo("Europe/Paris")), send_report)
         await trio.sleep_forever()
+    ```
 """
 
 from . import abc as abc

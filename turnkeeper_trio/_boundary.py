@@ -3,7 +3,7 @@
 Schedules, retry policies, misfire policies and lifetimes are user code.  Whatever they
 return is checked here before the scheduler uses it: the right type, an aware datetime, a
 finite number in range, a time that moves forward.  A bad value raises
-:class:`BadStrategyValue`, which the coordinator treats like an exception raised by the
+``BadStrategyValue``, which the coordinator treats like an exception raised by the
 strategy itself: that one job fails (``FAILED``, the message in ``JobDetails.error``), and
 nothing else is touched.  Pure: no trio, no clock.
 """

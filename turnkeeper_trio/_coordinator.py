@@ -232,7 +232,7 @@ class Coordinator:
         return job_id
 
     def live_job(self, job_id: object, action: str) -> Job:
-        """Like :meth:`job`, but refuse jobs that have finished."""
+        """Like ``job``, but refuse jobs that have finished."""
         job = self.job(job_id)
         if not job.is_live:
             raise JobFinished(f"cannot {action} {job.id}: the job is {job.state.value}")

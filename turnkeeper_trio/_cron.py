@@ -73,10 +73,11 @@ class Cron(Schedule):
     starts with ``*`` or is ``?``, both must match; otherwise either may.  See the docs for
     the full table and the DST behaviour.
 
-    Example::
-
+    Example:
+        ```python
         Cron("0 9 * * MON-FRI", tz=ZoneInfo("Europe/Paris"))   # weekdays at 09:00 Paris time
         Cron("*/15 * * * *")                                   # every 15 minutes, UTC
+        ```
 
     Raises:
         InvalidSchedule: the expression is malformed or can never fire; the message names

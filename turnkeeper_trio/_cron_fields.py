@@ -197,7 +197,7 @@ def _check_field(text: str, spec: _FieldSpec, expr: str, ext: _DayExtensions) ->
 
 
 def parse_cron(expr: str) -> CronFields:
-    """Validate and expand *expr*; raise :class:`InvalidSchedule` naming the field at fault."""
+    """Validate and expand *expr*; raise ``InvalidSchedule`` naming the field at fault."""
     if not isinstance(expr, str):
         raise TypeError(f"expr must be a cron expression string, got {type(expr).__name__}")
     if not expr.isascii():

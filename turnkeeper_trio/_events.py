@@ -42,11 +42,12 @@ __all__ = [
 class Event:
     """Base class of every event: ``at`` is the scheduler's wall-clock time of the event.
 
-    Example::
-
+    Example:
+        ```python
         with s.subscribe() as events:          # every event type
             async for event in events:
                 print(type(event).__name__, event.at)
+        ```
     """
 
     at: datetime
@@ -56,12 +57,13 @@ class Event:
 class JobEvent(Event):
     """Base class of the events about one job: its ``job_id`` and its ``name``.
 
-    Example::
-
+    Example:
+        ```python
         with s.subscribe() as events:
             async for event in events:
                 if isinstance(event, tk.JobEvent):
                     print(event.name, type(event).__name__)
+        ```
     """
 
     job_id: JobId
@@ -72,10 +74,11 @@ class JobEvent(Event):
 class JobAdded(JobEvent):
     """A job was taken in by the coordinator.
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.JobAdded):
             print(f"{event.name} added as {event.job_id}")
+        ```
     """
 
 
@@ -83,10 +86,11 @@ class JobAdded(JobEvent):
 class JobUpdated(JobEvent):
     """``update_job`` changed the fields named in ``changed``.
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.JobUpdated):
             print(f"{event.job_id} changed: {', '.join(event.changed)}")
+        ```
     """
 
     changed: tuple[str, ...]
@@ -96,10 +100,11 @@ class JobUpdated(JobEvent):
 class JobCancelled(JobEvent):
     """The job was cancelled.
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.JobCancelled):
             forget(event.job_id)
+        ```
     """
 
 
@@ -107,11 +112,12 @@ class JobCancelled(JobEvent):
 class JobPaused(JobEvent):
     """The job was paused, by ``pause_job`` or by its quarantine (``quarantined``).
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.JobPaused):
             if event.quarantined:
                 alert(f"{event.job_id} keeps failing and was paused")
+        ```
     """
 
     quarantined: bool = False
@@ -121,10 +127,11 @@ class JobPaused(JobEvent):
 class JobResumed(JobEvent):
     """The job was resumed.
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.JobResumed):
             print(f"{event.job_id} resumed")
+        ```
     """
 
 
@@ -132,10 +139,11 @@ class JobResumed(JobEvent):
 class JobCompleted(JobEvent):
     """The job's schedule or lifetime ended its lineage.
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.JobCompleted):
             print(f"{event.job_id} has no more runs")
+        ```
     """
 
 
@@ -143,10 +151,11 @@ class JobCompleted(JobEvent):
 class JobFailed(JobEvent):
     """The job's own schedule or policy raised; it will not run again.
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.JobFailed):
             alert(f"{event.job_id} stopped: {event.error.type}: {event.error.message}")
+        ```
     """
 
     error: ErrorInfo
@@ -156,10 +165,11 @@ class JobFailed(JobEvent):
 class RunStarted(JobEvent):
     """An attempt started.
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.RunStarted):
             print(f"{event.job_id} run {event.run_id} attempt {event.attempt}")
+        ```
     """
 
     run_id: int
@@ -171,11 +181,12 @@ class RunStarted(JobEvent):
 class RunFinished(JobEvent):
     """An attempt ended, with its outcome.
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.RunFinished):
             if event.outcome is not tk.Outcome.SUCCEEDED:
                 await page_someone(event)
+        ```
     """
 
     run_id: int
@@ -190,10 +201,11 @@ class RunFinished(JobEvent):
 class RetryScheduled(JobEvent):
     """A failed attempt will be retried after ``delay`` seconds.
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.RetryScheduled):
             print(f"{event.job_id}: attempt {event.attempt} in {event.delay:.1f} s")
+        ```
     """
 
     attempt: int
@@ -208,10 +220,11 @@ class Misfired(JobEvent):
     schedule that cannot count its occurrences cheaply (cron, weekday times) is counted one by
     one only up to ``MAX_COUNTED`` (1,000).
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.Misfired):
             print(f"{event.job_id} missed {event.count} run(s) from {event.due}")
+        ```
     """
 
     count: int
@@ -223,10 +236,11 @@ class Misfired(JobEvent):
 class ClockJumped(Event):
     """The wall clock moved by ``seconds`` relative to Trio's clock.
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.ClockJumped):
             log.warning("wall clock moved %+.0f s", event.seconds)
+        ```
     """
 
     seconds: float
@@ -236,10 +250,11 @@ class ClockJumped(Event):
 class ShutdownStarted(Event):
     """The scheduler began shutting down; the subscription ends when it has stopped.
 
-    Example::
-
+    Example:
+        ```python
         async for event in s.subscribe(tk.ShutdownStarted):
             print("shutting down", "(forced)" if event.forced else "(graceful)")
+        ```
     """
 
     forced: bool
@@ -264,15 +279,16 @@ class Subscription(Generic[E]):
     """A stream of events from one scheduler, with its own bounded buffer.
 
     Get one from ``Scheduler.subscribe()``; iterate it with ``async for``; leave the ``with``
-    block (or call :meth:`close`) to stop.  The stream ends by itself once the scheduler has
+    block (or call ``close``) to stop.  The stream ends by itself once the scheduler has
     stopped and the buffered events have been read.
 
-    Example::
-
+    Example:
+        ```python
         with scheduler.subscribe(tk.RunFinished) as events:
             async for event in events:
                 if event.outcome is not tk.Outcome.SUCCEEDED:
                     alert(event)
+        ```
 
     Attributes:
         dropped: events this subscriber missed because its buffer was full.
@@ -295,7 +311,7 @@ class Subscription(Generic[E]):
     def offer(self, event: Event) -> bool:
         """Deliver *event* without waiting; count it as dropped if the buffer is full.
 
-        The caller checked :meth:`wants`, so *event* is of one of the subscribed types.
+        The caller checked ``wants``, so *event* is of one of the subscribed types.
         """
         try:
             self._send.send_nowait(event)  # type: ignore[arg-type]  # checked by wants()
@@ -327,11 +343,12 @@ class Subscription(Generic[E]):
             trio.EndOfChannel: the scheduler has stopped and every buffered event was read.
             trio.ClosedResourceError: this subscription was closed.
 
-        Example::
-
+        Example:
+            ```python
             with scheduler.subscribe(tk.JobCompleted) as completions:
                 await scheduler.add_job(tk.Once(soon), send_invoice)
                 done = await completions.receive()
+            ```
         """
         return await self._receive.receive()
 

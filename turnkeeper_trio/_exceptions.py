@@ -1,19 +1,21 @@
 """The exceptions turnkeeper_trio raises.
 
-Every error is a :class:`TurnKeeperError`, and each one is also the standard (or Trio)
-exception that code written without turnkeeper_trio in mind would catch::
+Every error is a ``TurnKeeperError``, and each one is also the standard (or Trio)
+exception that code written without turnkeeper_trio in mind would catch:
 
-    Exception
-     └── TurnKeeperError
-          ├── StagingFull       (+ trio.WouldBlock)          try_add_job found the buffer full
-          ├── SchedulerClosed   (+ trio.ClosedResourceError) the scheduler is shutting down
-          ├── SchedulerNotRunning (+ RuntimeError)           it was never started
-          ├── JobNotFound       (+ LookupError)              no job has that id
-          ├── JobFinished       (+ RuntimeError)             it completed, failed or was cancelled
-          ├── InvalidSchedule   (+ ValueError)               a schedule cannot be built
-          └── InvalidArgument   (+ ValueError)               another argument is out of range
+```text
+Exception
+ └── TurnKeeperError
+      ├── StagingFull       (+ trio.WouldBlock)          try_add_job found the buffer full
+      ├── SchedulerClosed   (+ trio.ClosedResourceError) the scheduler is shutting down
+      ├── SchedulerNotRunning (+ RuntimeError)           it was never started
+      ├── JobNotFound       (+ LookupError)              no job has that id
+      ├── JobFinished       (+ RuntimeError)             it completed, failed or was cancelled
+      ├── InvalidSchedule   (+ ValueError)               a schedule cannot be built
+      └── InvalidArgument   (+ ValueError)               another argument is out of range
+```
 
-Wrong *types* raise a plain :class:`TypeError` whose message names the argument.
+Wrong *types* raise a plain ``TypeError`` whose message names the argument.
 Exceptions raised by your own jobs are never wrapped: they are recorded as run outcomes.
 """
 
@@ -36,48 +38,52 @@ __all__ = [
 class TurnKeeperError(Exception):
     """Base class of every error raised by turnkeeper_trio itself.
 
-    Example::
-
+    Example:
+        ```python
         try:
             await s.cancel_job(job)
         except tk.TurnKeeperError as exc:   # any of this library's own errors
             log.warning("could not cancel %s: %s", job, exc)
+        ```
     """
 
 
 class StagingFull(TurnKeeperError, trio.WouldBlock):
     """``try_add_job`` found the staging buffer full; use ``add_job`` to wait for room.
 
-    Example::
-
+    Example:
+        ```python
         try:
             s.try_add_job(tk.Once(when), send)
         except tk.StagingFull:
             await s.add_job(tk.Once(when), send)   # or shed the load
+        ```
     """
 
 
 class SchedulerClosed(TurnKeeperError, trio.ClosedResourceError):
     """The scheduler has begun shutting down, or has stopped; it accepts no more changes.
 
-    Example::
-
+    Example:
+        ```python
         try:
             await s.add_job(tk.Once(when), send)
         except tk.SchedulerClosed:
             ...   # shutting down: the job was not accepted
+        ```
     """
 
 
 class JobNotFound(TurnKeeperError, LookupError):
     """No job with this id is known to the scheduler (or it has aged out of retention).
 
-    Example::
-
+    Example:
+        ```python
         try:
             s.get_job_details(job)
         except tk.JobNotFound:
             ...   # never added here, or finished long enough ago to have aged out
+        ```
     """
 
 
@@ -86,11 +92,12 @@ class SchedulerNotRunning(TurnKeeperError, RuntimeError):
 
     Start it first: ``async with tk.open_scheduler(...)``, or ``await nursery.start(s.run)``.
 
-    Example::
-
+    Example:
+        ```python
         s = tk.Scheduler(max_workers=2)
         await nursery.start(s.run)      # without this, add_job raises SchedulerNotRunning
         await s.add_job(tk.Interval(60), poll)
+        ```
     """
 
 
@@ -100,34 +107,37 @@ class JobFinished(TurnKeeperError, RuntimeError):
     The job was found (its details can still be read); it is just over.  Not a
     ``JobNotFound``.
 
-    Example::
-
+    Example:
+        ```python
         try:
             await s.trigger_job(job)
         except tk.JobFinished:
             ...   # it completed or was cancelled: nothing to trigger
+        ```
     """
 
 
 class InvalidSchedule(TurnKeeperError, ValueError):
     """A schedule's definition is invalid; the message names the part at fault.
 
-    Example::
-
+    Example:
+        ```python
         try:
             tk.Cron("0 0 30 2 *")
         except tk.InvalidSchedule as exc:
             print(exc)   # says the expression can never fire
+        ```
     """
 
 
 class InvalidArgument(TurnKeeperError, ValueError):
     """An argument is outside its accepted range; the message names it and the range.
 
-    Example::
-
+    Example:
+        ```python
         try:
             await s.add_job(tk.Interval(60), poll, timeout=-1)
         except tk.InvalidArgument as exc:
             print(exc)   # timeout must be positive ..., got -1
+        ```
     """

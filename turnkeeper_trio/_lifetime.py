@@ -15,15 +15,16 @@ __all__ = ["Forever", "Lifetime", "MaxRuns", "Until"]
 class Lifetime(ABC):
     """Decides whether a job lineage goes on to its next occurrence.
 
-    The coordinator asks :meth:`allows` before scheduling each regular occurrence; when it
+    The coordinator asks ``allows`` before scheduling each regular occurrence; when it
     answers ``False`` the job is *completed*.  A schedule with no next fire also completes it.
 
-    Example::
-
+    Example:
+        ```python
         @attrs.frozen
         class Weekdays(tk.abc.Lifetime):
             def allows(self, *, runs: int, next_fire: datetime) -> bool:
                 return next_fire.weekday() < 5   # the lineage ends at its first weekend run
+        ```
     """
 
     __slots__ = ()
@@ -43,9 +44,10 @@ class Lifetime(ABC):
 class Forever(Lifetime):
     """The default: the lineage lives until cancelled or until its schedule has no next time.
 
-    Example::
-
+    Example:
+        ```python
         await s.add_job(tk.Cron("0 * * * *"), sync, lifetime=tk.Forever())   # the default
+        ```
     """
 
     def allows(self, *, runs: int, next_fire: datetime) -> bool:
@@ -61,9 +63,10 @@ def _positive(_instance: object, _attribute: object, value: int) -> None:
 class MaxRuns(Lifetime):
     """End the lineage after *n* occurrences have run.
 
-    Example::
-
+    Example:
+        ```python
         await s.add_job(Interval(60), poll, lifetime=MaxRuns(10))   # ten polls, then done
+        ```
     """
 
     n: int = attrs.field(validator=_positive)
@@ -81,9 +84,10 @@ def _aware(_instance: object, _attribute: object, value: datetime) -> None:
 class Until(Lifetime):
     """End the lineage at *when*: no occurrence after that instant is scheduled.
 
-    Example::
-
+    Example:
+        ```python
         await s.add_job(Cron("*/5 * * * *"), watch, lifetime=Until(campaign_end))
+        ```
     """
 
     when: datetime = attrs.field(validator=_aware)

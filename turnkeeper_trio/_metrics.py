@@ -34,13 +34,14 @@ BUCKETS: tuple[float, ...] = (
 class Aggregate:
     """Count, sum, maximum and a fixed-bucket histogram of a quantity in seconds.
 
-    ``buckets`` pairs each upper bound of :data:`BUCKETS` with how many measurements fell at
+    ``buckets`` pairs each upper bound of ``BUCKETS`` with how many measurements fell at
     or below it and above the previous bound (not cumulative).
 
-    Example::
-
+    Example:
+        ```python
         lateness = scheduler.get_metrics_snapshot().dispatch_lateness
         print(lateness.mean, lateness.max, lateness.quantile(0.99))
+        ```
     """
 
     count: int = 0
@@ -126,11 +127,12 @@ class MetricsSnapshot:
         run_duration: seconds from start to end of attempts (Trio clock).
         dispatch_lateness: seconds from an occurrence's due instant to its start (wall clock).
 
-    Example::
-
+    Example:
+        ```python
         m = s.get_metrics_snapshot()
         print(m.runs_succeeded, m.runs_errored, m.workers_active, "/", m.workers_max)
         print("p99 lateness <=", m.dispatch_lateness.quantile(0.99), "s")
+        ```
     """
 
     jobs_submitted: int

@@ -40,12 +40,13 @@ class MisfireDecision:
         next_due: when nothing runs, the next occurrence to queue (``None``: the schedule
             has no more).
         counted_exactly: ``False`` when *skipped* is a lower bound (more than
-            :data:`MAX_COUNTED` occurrences were missed and the schedule cannot count them).
+            ``MAX_COUNTED`` occurrences were missed and the schedule cannot count them).
 
-    Example::
-
+    Example:
+        ```python
         MisfireDecision(run_for=due, skipped=0)          # run the late occurrence now
         MisfireDecision(None, skipped=1, next_due=later)  # skip it, wait for `later`
+        ```
     """
 
     run_for: datetime | None
@@ -59,15 +60,16 @@ def _grace(value: object) -> float | None:
 
 
 class MisfirePolicy(ABC):
-    """Decides which late occurrences run. See :class:`Coalesce` and :class:`CatchUp`.
+    """Decides which late occurrences run. See ``Coalesce`` and ``CatchUp``.
 
-    Example::
-
+    Example:
+        ```python
         @attrs.frozen
         class SkipLate(tk.abc.MisfirePolicy):
             grace: float | None = None
             def decide(self, schedule, due, now):
                 return MisfireDecision(None, 1, schedule.next_after(now))
+        ```
     """
 
     __slots__ = ()
@@ -157,10 +159,11 @@ class Coalesce(MisfirePolicy):
     misfires.  With *grace* (seconds or ``timedelta``), an occurrence more than *grace* late
     is skipped as well, and the job waits for its next regular time.
 
-    Example::
-
+    Example:
+        ```python
         Coalesce()             # after a 3-hour suspend, an hourly job runs once
         Coalesce(grace=60)     # ... or not at all if it is more than a minute late
+        ```
     """
 
     grace: float | None = attrs.field(default=None, converter=_grace)
@@ -186,9 +189,10 @@ class CatchUp(MisfirePolicy):
     misfires) and the newest *limit* run.  With *grace*, occurrences more than *grace* late
     are skipped too.
 
-    Example::
-
+    Example:
+        ```python
         CatchUp(limit=24)      # a daily report job replays at most 24 missed days
+        ```
     """
 
     limit: int = attrs.field(default=100, converter=_limit)

@@ -21,16 +21,17 @@ class MockWallClock:
     With ``trio.testing.MockClock(autojump_threshold=0)`` (pytest-trio's ``autojump_clock``)
     the scheduler then lives through days of schedule in milliseconds.  ``t0`` is Trio's time
     when the clock is built, or at its first reading if it is built before ``trio.run``.
-    :meth:`jump` moves the wall clock without moving Trio's clock, like an NTP step or a
+    ``jump`` moves the wall clock without moving Trio's clock, like an NTP step or a
     suspend/resume.
 
-    Example::
-
+    Example:
+        ```python
         async def test_daily_report(autojump_clock):
             clock = MockWallClock(datetime(2026, 3, 27, 8, 0, tzinfo=PARIS))
             async with tk.open_scheduler(max_workers=1, wall_clock=clock) as s:
                 await s.add_job(tk.Cron("0 9 * * *", tz=PARIS), report)
                 await trio.sleep(3600)      # instantly, with the autojump clock
+        ```
     """
 
     start: datetime = attrs.field()

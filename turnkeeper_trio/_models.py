@@ -36,11 +36,12 @@ class JobId:
     number.  Ids of two schedulers compare unequal.  A ``JobId(n)`` built by hand belongs to
     no scheduler and names job *n* of whichever scheduler it is given to.
 
-    Example::
-
+    Example:
+        ```python
         job = await s.add_job(Interval(60), poll)
         print(job)                      # job-1
         s.get_job_details(job).state
+        ```
     """
 
     value: int
@@ -61,10 +62,11 @@ class JobState(enum.Enum):
     schedule, retry or lifetime policy raised, so the scheduler could not plan its next run
     (``JobDetails.error`` says what was raised).
 
-    Example::
-
+    Example:
+        ```python
         if s.get_job_details(job).state is tk.JobState.PAUSED:
             await s.resume_job(job)
+        ```
     """
 
     STAGED = "staged"
@@ -88,11 +90,12 @@ class Outcome(enum.Enum):
     ``TIMED_OUT``: it ran past its ``timeout``. ``CANCELLED``: it was interrupted or the
     scheduler shut down under it.  Failed, errored and timed-out attempts are retried.
 
-    Example::
-
+    Example:
+        ```python
         last = s.get_job_details(job).last_runs[-1]
         if last.outcome is tk.Outcome.TIMED_OUT:
             ...
+        ```
     """
 
     SUCCEEDED = "succeeded"
@@ -111,11 +114,12 @@ class Outcome(enum.Enum):
 class ErrorInfo:
     """What a job raised: the exception's type, message and formatted traceback.
 
-    Example::
-
+    Example:
+        ```python
         error = s.get_job_details(job).last_runs[-1].error
         if error is not None:
             print(error.type, error.message)   # 'ValueError' 'bad row 12'
+        ```
     """
 
     type: str
@@ -130,10 +134,11 @@ class RunRecord:
     ``scheduled_for`` is the occurrence's instant; ``started_at``/``finished_at`` are read
     from the scheduler's wall clock; ``duration`` is measured on Trio's clock.
 
-    Example::
-
+    Example:
+        ```python
         for record in s.get_job_details(job).last_runs:
             print(record.run_id, record.attempt, record.outcome.value, f"{record.duration:.3f} s")
+        ```
     """
 
     run_id: int
@@ -151,10 +156,11 @@ class RunRecord:
 class OutcomeCounts:
     """How many attempts of a job ended in each way.
 
-    Example::
-
+    Example:
+        ```python
         counts = s.get_job_details(job).counts
         print(f"{counts.succeeded} ok, {counts.failed + counts.errored} bad")
+        ```
     """
 
     succeeded: int = 0
@@ -173,10 +179,11 @@ class OutcomeCounts:
 class JobSummary:
     """One line of ``list_all_jobs()``.
 
-    Example::
-
+    Example:
+        ```python
         for summary in s.list_all_jobs():
             print(summary.id, summary.name, summary.state.value, summary.next_run_at)
+        ```
     """
 
     id: JobId
@@ -201,12 +208,13 @@ class JobDetails:
         consecutive_failures: failed occurrences in a row so far (a success resets it).
         quarantined: the job was paused by its quarantine (``resume_job`` lifts it).
 
-    Example::
-
+    Example:
+        ```python
         details = s.get_job_details(job)
         print(details.state, details.next_run_at, details.counts.errored)
         for record in details.last_runs:
             print(record.outcome, record.duration)
+        ```
     """
 
     id: JobId
@@ -233,13 +241,14 @@ class JobDetails:
 
 @attrs.frozen
 class JobContext:
-    """What a running job can know about itself: see :func:`current_job`.
+    """What a running job can know about itself: see ``current_job``.
 
-    Example::
-
+    Example:
+        ```python
         async def job() -> None:
             ctx = tk.current_job()
             log.info("%s attempt %d for %s", ctx.name, ctx.attempt, ctx.scheduled_for)
+        ```
     """
 
     job_id: JobId
@@ -256,11 +265,12 @@ _current_job: ContextVar[JobContext] = ContextVar("turnkeeper_trio.current_job")
 def current_job() -> JobContext:
     """Return the context of the job run that is calling.
 
-    Example::
-
+    Example:
+        ```python
         async def report() -> None:
             ctx = tk.current_job()
             log.info("attempt %d of run for %s", ctx.attempt, ctx.scheduled_for)
+        ```
 
     Raises:
         RuntimeError: called outside a job run.

@@ -33,12 +33,13 @@ class JobQueue(ABC):
     One instance serves one scheduler (the scheduler checks; pass a new queue to each).
     ``__len__`` and ``__contains__`` are not required; the built-in queues have them.
 
-    Example::
-
+    Example:
+        ```python
         class FifoQueue(tk.abc.JobQueue):   # implement push, remove, peek and pop
             ...
 
         tk.open_scheduler(max_workers=4, queue=FifoQueue())
+        ```
     """
 
     __slots__ = ()
@@ -70,10 +71,11 @@ class HeapQueue(JobQueue):
 
     Best when cancellations and updates are rare compared to runs.
 
-    Example::
-
+    Example:
+        ```python
         async with tk.open_scheduler(max_workers=8, queue=tk.HeapQueue()) as s:
             ...   # O(1) cancel; watch get_metrics_snapshot().queue_stale_entries
+        ```
     """
 
     __slots__ = ("__weakref__", "_counter", "_heap", "_live")
@@ -151,10 +153,11 @@ class IndexedHeapQueue(JobQueue):
     The default: memory stays proportional to the live jobs however many are cancelled or
     updated.
 
-    Example::
-
+    Example:
+        ```python
         async with tk.open_scheduler(max_workers=8, queue=tk.IndexedHeapQueue()) as s:
             ...   # the default: eager O(log n) cancel and update
+        ```
     """
 
     __slots__ = ("__weakref__", "_counter", "_heap", "_pos")

@@ -21,12 +21,13 @@ class RetryPolicy(ABC):
     moves on to its next regular occurrence.  Delays are measured on Trio's clock, so wall-clock
     jumps never shorten or stretch them.
 
-    Example::
-
+    Example:
+        ```python
         @attrs.frozen
         class ThreeQuickTries(tk.abc.RetryPolicy):
             def next_delay(self, failed_attempt: int) -> float | None:
                 return 0.5 if failed_attempt < 3 else None
+        ```
     """
 
     __slots__ = ()
@@ -64,9 +65,10 @@ class ExponentialBackoff(RetryPolicy):
     random by up to ``±j * delay``, never below 0 and never above *max_delay*, so many jobs
     failing together do not retry in lockstep.  *seed* makes the jitter reproducible.
 
-    Example::
-
+    Example:
+        ```python
         ExponentialBackoff(max_retries=4, initial=2, factor=3)   # waits 2, 6, 18, 54 s
+        ```
 
     Raises:
         InvalidArgument: a value is out of range (e.g. ``factor < 1``, ``jitter > 1``,
@@ -129,9 +131,10 @@ class ExponentialBackoff(RetryPolicy):
 class FixedDelay(RetryPolicy):
     """Retry up to *max_retries* times, waiting *delay* (seconds or ``timedelta``) each time.
 
-    Example::
-
+    Example:
+        ```python
         FixedDelay(max_retries=3, delay=timedelta(seconds=30))
+        ```
     """
 
     max_retries: int = attrs.field(validator=_non_negative_int)

@@ -15,13 +15,14 @@ class Schedule(ABC):
 
     A schedule is a pure value: it holds no clock and no state, so the same question always
     gets the same answer, and it can be tested without a scheduler.  Subclasses implement
-    :meth:`next_after`; the two hooks below have defaults that suit most schedules.
+    ``next_after``; the two hooks below have defaults that suit most schedules.
 
-    Example::
-
+    Example:
+        ```python
         class EveryFullMoon(tk.abc.Schedule):
             def next_after(self, after: datetime) -> datetime | None:
                 return moon_table.first_after(after)
+        ```
     """
 
     __slots__ = ()
@@ -40,7 +41,7 @@ class Schedule(ABC):
     def anchored(self, now: datetime) -> Schedule:
         """Return the schedule to use for a job given to the scheduler at *now*.
 
-        Schedules that are relative to the moment they are submitted (an :class:`Interval`
+        Schedules that are relative to the moment they are submitted (an ``Interval``
         without ``start``) return a copy bound to *now*; every other schedule returns itself.
         """
         return self
@@ -48,7 +49,7 @@ class Schedule(ABC):
     def first_after(self, now: datetime) -> datetime | None:
         """Return the first fire instant for a job given to the scheduler at *now*.
 
-        Defaults to :meth:`next_after`. :class:`Once` overrides it so that a one-time job whose
+        Defaults to ``next_after``. ``Once`` overrides it so that a one-time job whose
         instant is already past runs as soon as possible instead of never.
         """
         return self.next_after(now)
@@ -58,17 +59,18 @@ class Schedule(ABC):
 
         The misfire policies use it to count what a long outage missed without stepping
         through every occurrence.  The default, ``None``, means "step with
-        :meth:`next_after`" (bounded: past ``MAX_COUNTED`` the count is a lower bound).
+        ``next_after``" (bounded: past ``MAX_COUNTED`` the count is a lower bound).
         """
         return None
 
     def preview(self, after: datetime, count: int = 5) -> list[datetime]:
         """List the next *count* fire instants after *after*, to answer "when will this run?".
 
-        Example::
-
+        Example:
+            ```python
             >>> Cron("0 9 * * MON-FRI", tz=ZoneInfo("Europe/Paris")).preview(now, 3)
             [datetime(2026, 3, 27, 9, 0, tzinfo=...), ...]
+            ```
         """
         check_aware("after", after)
         check_int("count", count, minimum=0)

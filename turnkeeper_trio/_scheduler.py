@@ -74,27 +74,30 @@ def _claim(queue: JobQueue, scheduler: Scheduler) -> None:
 class Scheduler:
     """A handle on a running scheduler: submit jobs, control them, and observe.
 
-    Most code gets one from :func:`open_scheduler`.  To run a scheduler in a nursery you
-    already own, build it directly and start it::
+    Most code gets one from ``open_scheduler``.  To run a scheduler in a nursery you
+    already own, build it directly and start it:
 
-        scheduler = tk.Scheduler(max_workers=4)
-        await nursery.start(scheduler.run)
-        ...
-        await scheduler.shutdown_graceful()
+    ```python
+    scheduler = tk.Scheduler(max_workers=4)
+    await nursery.start(scheduler.run)
+    ...
+    await scheduler.shutdown_graceful()
+    ```
 
     Mutating calls are ``async`` and return once the change is applied; queries
-    (:meth:`get_job_details`, :meth:`list_all_jobs`, :meth:`get_metrics_snapshot`) never block,
+    (``get_job_details``, ``list_all_jobs``, ``get_metrics_snapshot``) never block,
     so they are plain methods, like ``statistics()`` in Trio.  The arguments are described in
-    :func:`open_scheduler`.
+    ``open_scheduler``.
 
-    Example::
-
+    Example:
+        ```python
         async with trio.open_nursery() as nursery:
             scheduler = tk.Scheduler(max_workers=4)
             await nursery.start(scheduler.run)
             await scheduler.add_job(tk.Interval(30), poll)
             ...
             await scheduler.shutdown_graceful(timeout=10)
+        ```
     """
 
     def __init__(
@@ -171,10 +174,11 @@ class Scheduler:
     def closing(self) -> bool:
         """Whether shutdown has begun (mutating calls then raise ``SchedulerClosed``).
 
-        Example::
-
+        Example:
+            ```python
             if not s.closing:
                 await s.add_job(tk.Once(when), send)
+            ```
         """
         return self._coordinator.closing
 
@@ -191,10 +195,11 @@ class Scheduler:
         Raises:
             RuntimeError: the scheduler was already started.
 
-        Example::
-
+        Example:
+            ```python
             scheduler = tk.Scheduler(max_workers=4)
             await nursery.start(scheduler.run)
+            ```
         """
         if self._started:
             raise RuntimeError("this Scheduler has already been started; make a new one")
@@ -302,21 +307,24 @@ class Scheduler:
     async def wait_stopped(self) -> None:
         """Wait until the scheduler has shut down, whoever asked for it.
 
-        Use it as the body of a service that a job, a signal handler or another task may stop::
+        Use it as the body of a service that a job, a signal handler or another task may stop:
 
-            async with tk.open_scheduler(max_workers=4) as s:
-                await s.add_job(...)
-                await s.wait_stopped()
+        ```python
+        async with tk.open_scheduler(max_workers=4) as s:
+            await s.add_job(...)
+            await s.wait_stopped()
+        ```
 
         Called from inside one of this scheduler's own jobs, it returns once a shutdown has
         *begun*: the job is part of what a graceful shutdown waits for, so waiting for the end
         would never return.
 
-        Example::
-
+        Example:
+            ```python
             async with tk.open_scheduler(max_workers=4) as s:
                 await s.add_job(tk.Cron("*/5 * * * *"), poll)
                 await s.wait_stopped()   # until a job, a signal handler, ... shuts it down
+            ```
         """
         if running_in.get(None) is self:
             await self._shutdown_requested.wait()
@@ -333,9 +341,10 @@ class Scheduler:
         Idempotent; a later call may shorten the timeout.  Called from inside one of this
         scheduler's jobs, it starts the shutdown and returns at once.
 
-        Example::
-
+        Example:
+            ```python
             await s.shutdown_graceful(timeout=30)   # running jobs get 30 s to finish
+            ```
         """
         seconds = check_optional_seconds("timeout", timeout, allow_zero=True)
         self._request_shutdown(force=False, timeout=seconds)
@@ -349,9 +358,10 @@ class Scheduler:
 
         Idempotent; it also cuts short a graceful shutdown in progress.
 
-        Example::
-
+        Example:
+            ```python
             await s.shutdown_force(timeout=5)   # cancel running jobs; wait 5 s at most
+            ```
         """
         seconds = check_optional_seconds("timeout", timeout, allow_zero=True)
         self._request_shutdown(force=True)
@@ -428,10 +438,11 @@ class Scheduler:
                 (an occurrence fails when its last attempt fails, errors or times out);
                 ``resume_job`` lifts the quarantine.  ``None`` (default): never.
 
-        Example::
-
+        Example:
+            ```python
             job = await s.add_job(tk.Cron("*/5 * * * *"), refresh, "eu-west",
                                   retry=tk.FixedDelay(3, 10), timeout=60)
+            ```
 
         Raises:
             TypeError: an argument has the wrong type (a sync function, say).
@@ -471,17 +482,18 @@ class Scheduler:
         misfire: MisfirePolicy | None = None,
         quarantine_after: int | None = None,
     ) -> JobId:
-        """Like :meth:`add_job`, but never waits: raise ``StagingFull`` if the buffer is full.
+        """Like ``add_job``, but never waits: raise ``StagingFull`` if the buffer is full.
 
         Raises:
             StagingFull: the staging buffer is full (counted in ``staging_rejected``).
 
-        Example::
-
+        Example:
+            ```python
             try:
                 job = s.try_add_job(tk.Once(when), send, order_id)
             except tk.StagingFull:
                 return 503   # tell the client to come back later
+            ```
         """
         spec = self._spec(
             schedule, async_fn, args, name, retry, timeout, lifetime, misfire, quarantine_after
@@ -515,10 +527,11 @@ class Scheduler:
         Raises:
             JobNotFound: no such job.
 
-        Example::
-
+        Example:
+            ```python
             await s.cancel_job(job)                    # no more runs; a running one finishes
             await s.cancel_job(job, interrupt=True)     # ... or is cancelled now
+            ```
         """
         (await self._command()).cancel(job_id, interrupt=bool(interrupt))
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -534,10 +547,11 @@ class Scheduler:
         Raises:
             JobNotFound: no such job.
 
-        Example::
-
+        Example:
+            ```python
             if await s.interrupt_job(job):
                 print("the running attempt was cancelled; the schedule goes on")
+            ```
         """
         interrupted = (await self._command()).interrupt(job_id)
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -565,11 +579,12 @@ class Scheduler:
 
         Raises:
             JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
-            TypeError, InvalidArgument: as for :meth:`add_job`.
+            TypeError, InvalidArgument: as for ``add_job``.
 
-        Example::
-
+        Example:
+            ```python
             await s.update_job(job, schedule=tk.Interval.minutes(1), timeout=20)
+            ```
         """
         changes = validate_changes(
             schedule=schedule,
@@ -597,22 +612,24 @@ class Scheduler:
         Raises:
             JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
 
-        Example::
-
+        Example:
+            ```python
             await s.trigger_job(job)   # run once now, outside the schedule
+            ```
         """
         (await self._command()).trigger(job_id)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def pause_job(self, job_id: JobId) -> None:
-        """Stop running the job until :meth:`resume_job`; a running attempt finishes.
+        """Stop running the job until ``resume_job``; a running attempt finishes.
 
         Occurrences that fall while paused are skipped (not misfires); a pending retry is
         dropped.  Idempotent.
 
-        Example::
-
+        Example:
+            ```python
             await s.pause_job(job)     # no runs until resume_job
+            ```
         """
         (await self._command()).pause(job_id)
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -620,9 +637,10 @@ class Scheduler:
     async def resume_job(self, job_id: JobId) -> None:
         """Resume a paused job: its next run is computed from now.  Idempotent.
 
-        Example::
-
+        Example:
+            ```python
             await s.resume_job(job)    # next run planned from now
+            ```
         """
         (await self._command()).resume(job_id)
         await trio.lowlevel.cancel_shielded_checkpoint()
@@ -643,11 +661,12 @@ class Scheduler:
         ``events_dropped`` in the metrics) so that a slow reader never slows the scheduler.
         The stream ends once the scheduler has stopped.
 
-        Example::
-
+        Example:
+            ```python
             with scheduler.subscribe(tk.RunFinished, tk.Misfired) as events:
                 async for event in events:
                     print(event)
+            ```
 
         Raises:
             TypeError: a type is not an ``Event`` subclass.
@@ -665,30 +684,33 @@ class Scheduler:
         Raises:
             JobNotFound: no such job (or it has aged out of the finished-job retention).
 
-        Example::
-
+        Example:
+            ```python
             details = s.get_job_details(job)
             print(details.state.value, details.next_run_at)
+            ```
         """
         return self._coordinator.details(job_id)
 
     def list_all_jobs(self) -> list[JobSummary]:
         """Return a summary of every known job (live, and finished ones still retained).
 
-        Example::
-
+        Example:
+            ```python
             for summary in s.list_all_jobs():
                 print(summary.name, summary.state.value, summary.next_run_at)
+            ```
         """
         return self._coordinator.summaries()
 
     def get_metrics_snapshot(self) -> MetricsSnapshot:
         """Return the current metrics.  O(1); works after shutdown too.
 
-        Example::
-
+        Example:
+            ```python
             m = s.get_metrics_snapshot()
             print(m.runs_started, m.runs_errored, m.misfires)
+            ```
         """
         return self._coordinator.snapshot()
 
@@ -737,11 +759,12 @@ async def open_scheduler(
             in ``runs_late`` and triggers a (rate-limited) overload warning.
         shutdown_timeout: for the graceful shutdown at the end of the block.
 
-    Example::
-
+    Example:
+        ```python
         async with tk.open_scheduler(max_workers=4) as s:
             await s.add_job(tk.Cron("0 9 * * MON-FRI", tz=paris), send_report, "ops@example.com")
             await trio.sleep_forever()
+        ```
     """
     scheduler = Scheduler(
         max_workers=max_workers,

@@ -34,10 +34,11 @@ class Interval(Schedule):
     is given to the scheduler (``add_job`` or ``update_job``), so the first run is one
     ``every`` later.  A late run does not shift the grid.
 
-    Example::
-
+    Example:
+        ```python
         Interval(30)                           # every 30 s, first run 30 s after add_job
         Interval.minutes(5, start=midnight)    # on the 5-minute grid from midnight
+        ```
 
     Raises:
         InvalidArgument: *every* is not from 1 microsecond to 100 years.
@@ -109,9 +110,10 @@ def _check_at(_instance: object, _attribute: object, value: datetime) -> None:
 class Once(Schedule):
     """Fire once, at the aware datetime *at*; if *at* is already past, as soon as possible.
 
-    Example::
-
+    Example:
+        ```python
         Once(datetime.now(UTC) + timedelta(hours=1))
+        ```
 
     Raises:
         InvalidArgument: *at* is naive.
@@ -138,11 +140,12 @@ class Once(Schedule):
 class Never(Schedule):
     """Never fire by itself: the job runs only when you call ``trigger_job``.
 
-    Example::
-
+    Example:
+        ```python
         job = await scheduler.add_job(Never(), rebuild_index)
         ...
         await scheduler.trigger_job(job)
+        ```
     """
 
     def next_after(self, after: datetime) -> datetime | None:

@@ -54,7 +54,7 @@ def check_seconds(
     Raises:
         TypeError: *value* is neither a real number nor a ``timedelta``.
         InvalidArgument: the duration is negative (or zero, unless *allow_zero*), NaN,
-            infinite (unless *allow_inf*), or longer than :data:`MAX_SECONDS` (100 years).
+            infinite (unless *allow_inf*), or longer than ``MAX_SECONDS`` (100 years).
     """
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
@@ -80,7 +80,7 @@ def check_seconds(
 
 
 def check_optional_seconds(name: str, value: object, *, allow_zero: bool = False) -> float | None:
-    """Like :func:`check_seconds`, but ``None`` passes through (meaning "no limit")."""
+    """Like ``check_seconds``, but ``None`` passes through (meaning "no limit")."""
     if value is None:
         return None
     return check_seconds(name, value, allow_zero=allow_zero)

@@ -1,7 +1,7 @@
 """The one rule that turns matching *wall times* in a zone into fire *instants*.
 
 Every wall-clock schedule (``WeekdayTimes`` and ``Cron``) produces the local wall times that
-match it, in increasing order, and hands them to :func:`next_instant_after`, which applies
+match it, in increasing order, and hands them to ``next_instant_after``, which applies
 the project's DST rule:
 
 * fixed-time schedules: a wall time in a spring-forward gap fires once, at the first instant

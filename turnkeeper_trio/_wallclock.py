@@ -17,13 +17,14 @@ class WallClock(Protocol):
     Schedules are evaluated against this clock; everything relative (retry delays, timeouts,
     sleeping) uses Trio's clock.  Inject one with ``open_scheduler(wall_clock=...)``.
 
-    Example::
-
+    Example:
+        ```python
         class ShiftedClock:
             def now(self) -> datetime:
                 return datetime.now(UTC) + timedelta(hours=1)
 
         tk.open_scheduler(max_workers=2, wall_clock=ShiftedClock())
+        ```
     """
 
     def now(self) -> datetime:
@@ -35,9 +36,10 @@ class WallClock(Protocol):
 class SystemWallClock:
     """The operating system's clock, in UTC. The default.
 
-    Example::
-
+    Example:
+        ```python
         tk.open_scheduler(max_workers=4, wall_clock=tk.SystemWallClock())   # the default
+        ```
     """
 
     def now(self) -> datetime:

@@ -90,9 +90,10 @@ class WeekdayTimes(Schedule):
     that fall into a DST gap fire once at the end of the gap; wall times repeated by a
     fall-back fire once, at their first occurrence.
 
-    Example::
-
+    Example:
+        ```python
         WeekdayTimes([("mon", "09:00"), ("fri", time(17, 30))], tz=ZoneInfo("Europe/Paris"))
+        ```
 
     Raises:
         InvalidSchedule: the list is empty or an entry is malformed.
@@ -119,9 +120,10 @@ class WeekdayTimes(Schedule):
     def every_day(cls, *at: time | str, tz: tzinfo = UTC) -> WeekdayTimes:
         """Fire every day at each of the wall times *at*.
 
-        Example::
-
+        Example:
+            ```python
             WeekdayTimes.every_day("08:00", "20:00", tz=ZoneInfo("Asia/Kolkata"))
+            ```
         """
         return cls([(day, t) for day in range(7) for t in at], tz=tz)
 

@@ -1,7 +1,7 @@
 """Base classes and protocols for your own strategies.
 
 Subclass these to plug your own schedule, retry policy, lifetime, misfire policy or queue
-into the scheduler; implement :class:`WallClock` to supply "now".
+into the scheduler; implement ``WallClock`` to supply "now".
 """
 
 from ._lifetime import Lifetime as Lifetime

@@ -1,11 +1,12 @@
 """Expose scheduler metrics to Prometheus (optional: ``pip install turnkeeper-trio[prometheus]``).
 
-Example::
-
+Example:
+    ```python
     from prometheus_client import REGISTRY
     from turnkeeper_trio.prometheus import SchedulerCollector
 
     REGISTRY.register(SchedulerCollector({"reports": reports_scheduler, "sync": sync_scheduler}))
+    ```
 
 Every family carries a ``scheduler`` label, so several schedulers share one registry.
 Reading the metrics takes one O(1) snapshot per scheduler per scrape.
@@ -71,10 +72,11 @@ class SchedulerCollector(Collector):
             ``"default"``).
         namespace: the prefix of every metric name.
 
-    Example::
-
+    Example:
+        ```python
         from prometheus_client import REGISTRY
         REGISTRY.register(SchedulerCollector({"reports": scheduler}))
+        ```
     """
 
     def __init__(
