@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import logging
 import math
 from collections import deque
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import attrs
@@ -41,15 +39,16 @@ from ._boundary import (
     checked_grace,
     checked_schedule,
 )
+from ._dispatcher import Dispatcher
 from ._exceptions import InvalidArgument, JobFinished, JobNotFound
 from ._job import Job, JobSpec, Run, RunKind
-from ._metrics import Metrics, MetricsSnapshot
+from ._metrics import MetricsSnapshot
 from ._models import JobDetails, JobId, JobState, JobSummary, Outcome, RunRecord
-from ._outcome import Finished, LateWarnings, error_info, log_outcome
+from ._observer import Observer
+from ._outcome import Finished, error_info
 from ._queue import JobQueue
 from ._staging import StagingBuffer
 from ._submission import Signatures
-from ._wallclock import WallClock
 
 __all__ = ["Coordinator"]
 
@@ -68,83 +67,28 @@ class Coordinator:
 
     owner: object
     queue: JobQueue
-    wall_clock: WallClock
-    metrics: Metrics
+    observer: Observer
+    dispatcher: Dispatcher
     staging: StagingBuffer
     history_size: int
     retention: int
     retention_age: float
-    max_sleep: float
-    jump_threshold: float
-    late_threshold: float
-    log: logging.Logger
     jobs: dict[int, Job] = attrs.field(factory=dict)
-    events: ev.EventHub = attrs.field(factory=ev.EventHub)
     closing: bool = False
     #: Finished jobs, oldest first, with the Trio time they finished.
     _finished_order: deque[tuple[int, float]] = attrs.field(factory=deque)
     _soon: list[tuple[float, int, int]] = attrs.field(factory=list)
     _tokens: itertools.count[int] = attrs.field(factory=itertools.count)
     _run_ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
-    #: The dispatcher's sleep: a deadline for the next due time, a parking lot for "now".
-    _sleep_scope: trio.CancelScope | None = None
-    _wakeup: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
     _live: int = 0
     _paused: int = 0
-    _last_wall: float | None = None
-    _last_trio: float = 0.0
-    _late_warnings: LateWarnings = attrs.field(factory=LateWarnings)
-
-    # ------------------------------------------------------------------ time helpers
 
     def _wall_now(self) -> datetime:
-        return self.wall_clock.now()
-
-    def _wake_at(self, deadline: float) -> None:
-        """Make the dispatcher wake by *deadline* (Trio time) at the latest."""
-        scope = self._sleep_scope
-        if scope is None or deadline >= scope.deadline:
-            return
-        if deadline <= trio.current_time():
-            # Due now: unpark it, which is cheaper than a deadline (no Cancelled to raise).
-            self._sleep_scope = None
-            self._wakeup.unpark_all()
-        else:
-            scope.deadline = deadline
+        return self.observer.now()
 
     def _wake_for_wall(self, due: datetime) -> None:
         """Make the dispatcher wake for the wall-clock instant *due* (or after max_sleep)."""
-        wait = due.timestamp() - self._wall_now().timestamp()
-        self._wake_at(trio.current_time() + min(wait, self.max_sleep))
-
-    @enable_ki_protection
-    def observe_clock(self) -> datetime:
-        """Read the wall clock, counting a jump when it disagrees with Trio's clock."""
-        wall_now = self._wall_now()
-        wall = wall_now.timestamp()
-        now = trio.current_time()
-        if self._last_wall is not None:
-            drift = (wall - self._last_wall) - (now - self._last_trio)
-            if abs(drift) > self.jump_threshold:
-                self.metrics.clock_jumps += 1
-                self.emit(lambda at: ev.ClockJumped(at, drift))
-                self.log.warning(
-                    "wall clock jumped %+.3f s relative to the Trio clock",
-                    drift,
-                    extra={"jump_s": drift},
-                )
-        self._last_wall, self._last_trio = wall, now
-        return wall_now
-
-    def emit(self, make: Callable[[datetime], ev.Event]) -> None:
-        """Publish an event; *make* builds it only if someone is subscribed."""
-        if self.events.subscribers:
-            self.metrics.events_dropped += self.events.publish(make(self._wall_now()))
-
-    def _debug(self, message: str, job: Job) -> None:
-        # Checked first: building the structured fields costs more than the call.
-        if self.log.isEnabledFor(logging.DEBUG):
-            self.log.debug(message, extra={"job_id": str(job.id), "job_name": job.name})
+        self.dispatcher.wake_in(due.timestamp() - self.observer.now().timestamp())
 
     # ------------------------------------------------------------------ job table
 
@@ -177,11 +121,41 @@ class Coordinator:
         while order and (len(order) > self.retention or order[0][1] < oldest):
             self.jobs.pop(order.popleft()[0], None)
 
+    # ------------------------------------------------------------------ lifetime
+
+    @enable_ki_protection
+    def begin_shutdown(self, *, force: bool) -> None:
+        """Stop accepting submissions and changes (idempotent)."""
+        if self.closing:
+            return
+        self.closing = True
+        self.staging.close()
+        observer = self.observer
+        observer.log.info("scheduler shutting down (%s)", "forced" if force else "graceful")
+        observer.emit(lambda at: ev.ShutdownStarted(at, force))
+
+    @enable_ki_protection
+    def finish_shutdown(self) -> None:
+        """The tasks have stopped: keep what never ran planned, take in what was accepted."""
+        self.keep_unstarted_planned()
+        # Jobs still in the staging buffer were accepted: record them, do not drop them.
+        self.ingest_staged_now()
+        self.observer.events.end()
+        self.observer.log.info("scheduler stopped")
+
+    def subscribe(self, subscription: ev.Subscription[ev.Event]) -> None:
+        """Deliver events to *subscription* from now on."""
+        self.observer.events.subscribers.append(subscription)
+
+    def rejected(self) -> None:
+        """``try_add_job`` found the staging buffer full."""
+        self.observer.metrics.staging_rejected += 1
+
     @enable_ki_protection
     def stage(self, spec: JobSpec) -> None:
         """Accept a submission into the staging buffer (the caller made sure it fits)."""
         self.staging.put(spec)
-        self.metrics.jobs_submitted += 1
+        self.observer.metrics.jobs_submitted += 1
 
     async def intake_loop(self) -> None:
         """Take in staged submissions as they arrive, a whole batch per wake-up."""
@@ -195,8 +169,7 @@ class Coordinator:
         job = spec.to_job()
         self.jobs[job.key] = job
         self._live += 1
-        self._debug("job added", job)
-        self.emit(lambda at: ev.JobAdded(at, job.id, job.name))
+        self.observer.added(job)
         self._plan_first(job, anchor=spec.submitted_at)
 
     @enable_ki_protection
@@ -243,19 +216,7 @@ class Coordinator:
     def _fail_job(self, job: Job, where: str, exc: Exception) -> None:
         """A user-supplied schedule or policy raised: the job cannot be planned any more."""
         job.error = info = error_info(exc)
-        self.emit(lambda at: ev.JobFailed(at, job.id, job.name, info))
-        if isinstance(exc, BadStrategyValue):
-            what, exc_info = str(exc), None  # our own check: its traceback says nothing
-        else:
-            what, exc_info = f"its {where} raised {exc!r}", exc
-        self.log.error(
-            "job %r (%s) failed: %s; it will not run again",
-            job.name,
-            job.id,
-            what,
-            exc_info=exc_info,
-            extra={"job_id": str(job.id), "job_name": job.name},
-        )
+        self.observer.failed(job, where, exc, info)
         self._set_state(job, JobState.FAILED)
 
     def _queue_regular(self, job: Job, due: datetime | None) -> None:
@@ -329,16 +290,14 @@ class Coordinator:
         self._queue_regular(job, first)
 
     def _complete(self, job: Job) -> None:
-        self.metrics.jobs_completed += 1
-        self.emit(lambda at: ev.JobCompleted(at, job.id, job.name))
+        self.observer.completed(job)
         self._set_state(job, JobState.COMPLETED)
-        self._debug("job completed", job)
 
     def _push_soon(self, job: Job, kind: RunKind, deadline: float) -> None:
         token = next(self._tokens)
         job.soon_kind, job.soon_deadline, job.soon_token = kind, deadline, token
         heapq.heappush(self._soon, (deadline, token, job.key))
-        self._wake_at(deadline)
+        self.dispatcher.wake_at(deadline)
 
     def _release(self, job: Job) -> None:
         """The job's run is over (or never started): queue what waited for it."""
@@ -451,19 +410,8 @@ class Coordinator:
         return None
 
     def _count_misfires(self, job: Job, count: int, due: datetime, exact: bool = True) -> None:
-        self.metrics.misfires += count
         job.misfires += count
-        self.emit(lambda at: ev.Misfired(at, job.id, job.name, count, due, exact))
-        self.log.warning(
-            "job %r (%s) missed %s%d occurrence(s) from %s (misfire policy %r)",
-            job.name,
-            job.id,
-            "" if exact else "at least ",
-            count,
-            due.isoformat(),
-            job.misfire,
-            extra={"job_id": str(job.id), "job_name": job.name, "misfires": count},
-        )
+        self.observer.misfired(job, count, due, exact)
 
     @enable_ki_protection
     def next_dispatch(self) -> tuple[Run | None, float]:
@@ -472,54 +420,19 @@ class Coordinator:
         run = self._pop_soon(now)
         if run is not None:
             return run, now
-        wall_now = self.observe_clock()
+        wall_now = self.observer.observe_clock()
         run = self._pop_regular(wall_now)
         if run is not None:
             return run, now
         deadline = self._soon[0][0] if self._soon else math.inf
         front = self.queue.peek()
         if front is not None:
-            wait = min(front[0] - wall_now.timestamp(), self.max_sleep)
+            wait = min(front[0] - wall_now.timestamp(), self.dispatcher.max_sleep)
             deadline = min(deadline, now + wait)
         return None, deadline
 
-    async def dispatch_loop(self, send: trio.MemorySendChannel[Run]) -> None:
-        """Hand due runs to workers, one at a time, sleeping on deadlines in between."""
-        while True:
-            run, deadline = self.next_dispatch()
-            if run is None:
-                with trio.CancelScope(deadline=deadline) as self._sleep_scope:
-                    await self._wakeup.park()
-                self._sleep_scope = None
-                continue
-            try:
-                # Fast path: a worker is already waiting (or the buffer has room). This loop
-                # still checkpoints once every worker is busy, in the blocking send below.
-                send.send_nowait(run)
-                continue
-            except trio.WouldBlock:
-                pass
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                # Shutting down (the channel closed, or every worker has left): the run
-                # stays planned.
-                self._undelivered(run)
-                return
-            delivered = False
-            try:
-                with trio.CancelScope() as scope:
-                    run.send_scope = scope
-                    await send.send(run)
-                    delivered = True
-            except (trio.ClosedResourceError, trio.BrokenResourceError):
-                return  # shutting down; the finally clause keeps the run planned
-            finally:
-                run.send_scope = None
-                if not delivered and run.job.running is run:
-                    # Abandoned by a command, or the dispatcher is stopping: no worker took it.
-                    self._undelivered(run)
-
     @enable_ki_protection
-    def _undelivered(self, run: Run) -> None:
+    def undelivered(self, run: Run) -> None:
         """*run* never started: keep its occurrence planned unless the job stopped."""
         job = run.job
         if job.is_live and run.kind is RunKind.TRIGGER:
@@ -543,7 +456,7 @@ class Coordinator:
         for job in self.jobs.values():
             run = job.running
             if run is not None and not run.started:
-                self._undelivered(run)
+                self.undelivered(run)
 
     def _abandon(self, job: Job) -> Run | None:
         """Make sure a run of *job* that has not started yet never starts; return it.
@@ -570,26 +483,14 @@ class Coordinator:
         run.fn, run.args, run.timeout = job.fn, job.args, job.timeout
         if job.state is JobState.SCHEDULED:
             self._set_state(job, JobState.RUNNING)
-        self.metrics.runs_started += 1
-        self.metrics.workers_active += 1
-        if run.kind is not RunKind.RETRY:
-            lateness = max(started_at.timestamp() - run.scheduled_for.timestamp(), 0.0)
-            self.metrics.dispatch_lateness.add(lateness)
-            if lateness > self.late_threshold:
-                self.metrics.runs_late += 1
-                self._late_warnings.note(self.log, lateness, self.late_threshold, self.metrics)
         if run.kind is RunKind.REGULAR:
             job.last_fired_for = max(job.last_fired_for, run.scheduled_for.timestamp())
-        self.emit(
-            lambda at: ev.RunStarted(
-                at, job.id, job.name, run.run_id, run.attempt, run.scheduled_for
-            )
-        )
+        self.observer.run_started(run, started_at)
 
     @enable_ki_protection
     def run_stopped(self, run: Run) -> None:
         """A worker has finished *run*; its report follows on the outcome channel."""
-        self.metrics.workers_active -= 1
+        self.observer.run_stopped()
 
     # ------------------------------------------------------------------ outcomes
 
@@ -622,7 +523,7 @@ class Coordinator:
                 self._occurrence_over(job, run)
                 self._release(job)
             else:
-                self._undelivered(run)
+                self.undelivered(run)
             return
         self._record(run, finished, outcome)
         planning = job.is_live and job.state is not JobState.PAUSED
@@ -654,16 +555,7 @@ class Coordinator:
         """Pause a job that keeps failing, and say why."""
         self._pause(job)
         job.quarantined = True
-        self.emit(lambda at: ev.JobPaused(at, job.id, job.name, quarantined=True))
-        self.metrics.jobs_quarantined += 1
-        self.log.warning(
-            "job %r (%s) quarantined (paused) after %d failed occurrences in a row; "
-            "resume_job() lifts the quarantine",
-            job.name,
-            job.id,
-            job.consecutive_failures,
-            extra={"job_id": str(job.id), "job_name": job.name},
-        )
+        self.observer.quarantined(job)
 
     def _occurrence_over(self, job: Job, run: Run) -> None:
         """The occurrence of *run* is over: queue the job's next regular occurrence."""
@@ -684,9 +576,6 @@ class Coordinator:
         assert finished.started_at is not None
         assert finished.finished_at is not None
         job = run.job
-        metrics = self.metrics
-        metrics.outcomes[outcome] += 1
-        metrics.run_duration.add(finished.duration)
         if job.counts is None:
             job.counts, job.history = {}, deque(maxlen=self.history_size)
         job.counts[outcome] = job.counts.get(outcome, 0) + 1
@@ -704,20 +593,7 @@ class Coordinator:
                 error=finished.error,
             )
         )
-        log_outcome(self.log, run, finished)
-        self.emit(
-            lambda at: ev.RunFinished(
-                at,
-                job.id,
-                job.name,
-                run.run_id,
-                run.attempt,
-                run.scheduled_for,
-                outcome,
-                finished.duration,
-                finished.error,
-            )
-        )
+        self.observer.run_finished(run, finished, outcome)
 
     def _plan_retry(self, job: Job, run: Run) -> bool:
         if job.retry is None:
@@ -732,17 +608,8 @@ class Coordinator:
         job.attempt = run.attempt + 1
         job.retry_for = run.scheduled_for
         job.retry_triggered = run.triggered
-        self.metrics.retries_scheduled += 1
-        self.emit(lambda at: ev.RetryScheduled(at, job.id, job.name, job.attempt, delay))
+        self.observer.retry_scheduled(job, run.attempt, delay)
         self._push_soon(job, RunKind.RETRY, trio.current_time() + delay)
-        self.log.info(
-            "job %r (%s) attempt %d failed; retrying in %.3f s",
-            job.name,
-            job.id,
-            run.attempt,
-            delay,
-            extra={"job_id": str(job.id), "job_name": job.name, "attempt": run.attempt},
-        )
         return True
 
     # ------------------------------------------------------------------ commands
@@ -756,10 +623,8 @@ class Coordinator:
                 self._interrupt(job)  # a plain cancel first, the interrupt now
             return
         self._abandon(job)
-        self.metrics.jobs_cancelled += 1
+        self.observer.cancelled(job)
         self._set_state(job, JobState.CANCELLED)
-        self.emit(lambda at: ev.JobCancelled(at, job.id, job.name))
-        self._debug("job cancelled", job)
         if interrupt:
             self._interrupt(job)
 
@@ -782,7 +647,7 @@ class Coordinator:
         job = self.live_job(job_id, "pause")
         if job.state is not JobState.PAUSED:
             self._pause(job)
-            self.emit(lambda at: ev.JobPaused(at, job.id, job.name))
+            self.observer.paused(job)
 
     def _pause(self, job: Job) -> None:
         abandoned = self._abandon(job)
@@ -805,7 +670,7 @@ class Coordinator:
             return
         job.quarantined = False
         job.consecutive_failures = 0
-        self.emit(lambda at: ev.JobResumed(at, job.id, job.name))
+        self.observer.resumed(job)
         self._set_state(
             job, JobState.RUNNING if job.running and job.running.started else JobState.SCHEDULED
         )
@@ -822,7 +687,7 @@ class Coordinator:
         job = self.live_job(job_id, "trigger")
         if job.trigger_pending or job.soon_kind is RunKind.TRIGGER:
             return
-        self.metrics.triggers += 1
+        self.observer.metrics.triggers += 1
         if job.soon_kind is RunKind.RETRY:
             self._push_soon(job, RunKind.RETRY, trio.current_time())
         elif job.running is not None or job.state is JobState.PAUSED:
@@ -842,7 +707,7 @@ class Coordinator:
             signatures.check(fn, args)
         for name, value in changes.items():
             setattr(job, _JOB_FIELD.get(name, name), value)
-        self.emit(lambda at: ev.JobUpdated(at, job.id, job.name, tuple(changes)))
+        self.observer.updated(job, tuple(changes))
         if job.state is JobState.PAUSED:
             return  # planned from scratch on resume
         if "schedule" in changes:
@@ -899,7 +764,7 @@ class Coordinator:
 
     def snapshot(self) -> MetricsSnapshot:
         """The metrics, with the gauges read now."""
-        return self.metrics.snapshot(
+        return self.observer.metrics.snapshot(
             jobs_live=self._live + len(self.staging),
             jobs_paused=self._paused,
             staging_buffered=len(self.staging),

@@ -14,7 +14,8 @@ from typing import Any, TypeVar, TypeVarTuple, overload
 import trio
 
 from ._coordinator import Coordinator
-from ._events import Event, ShutdownStarted, Subscription
+from ._dispatcher import Dispatcher
+from ._events import Event, Subscription
 from ._exceptions import InvalidArgument, SchedulerClosed, SchedulerNotRunning, StagingFull
 from ._groups import collapse_single_group
 from ._job import JobSpec, Run
@@ -22,6 +23,7 @@ from ._lifetime import Lifetime
 from ._metrics import Metrics, MetricsSnapshot
 from ._misfire import Coalesce, MisfirePolicy
 from ._models import JobDetails, JobId, JobSummary
+from ._observer import Observer
 from ._outcome import Finished
 from ._queue import IndexedHeapQueue, JobQueue
 from ._retry import RetryPolicy
@@ -143,16 +145,18 @@ class Scheduler:
         self._coordinator = Coordinator(
             owner=self,
             queue=queue,
-            wall_clock=wall_clock,
-            metrics=Metrics(workers_max=self._max_workers),
+            observer=Observer(
+                wall_clock=wall_clock,
+                metrics=Metrics(workers_max=self._max_workers),
+                log=logging.getLogger("turnkeeper_trio"),
+                jump_threshold=check_seconds("clock_jump_threshold", clock_jump_threshold),
+                late_threshold=check_seconds("late_threshold", late_threshold, allow_zero=True),
+            ),
+            dispatcher=Dispatcher(max_sleep=check_seconds("max_sleep", max_sleep)),
             staging=StagingBuffer(staging_buffer_size),
             history_size=history_size,
             retention=finished_job_retention,
             retention_age=check_seconds("finished_job_max_age", finished_job_max_age),
-            max_sleep=check_seconds("max_sleep", max_sleep),
-            jump_threshold=check_seconds("clock_jump_threshold", clock_jump_threshold),
-            late_threshold=check_seconds("late_threshold", late_threshold, allow_zero=True),
-            log=logging.getLogger("turnkeeper_trio"),
         )
         self._job_ids = itertools.count(1)
         self._signatures = Signatures()
@@ -230,21 +234,16 @@ class Scheduler:
                     await workers_done.wait()
                     system.cancel_scope.cancel()
         finally:
-            coordinator.closing = True
+            coordinator.begin_shutdown(force=True)  # a no-op if it began already
             coordinator.drain_outcomes(self._outcome_receive)
             self._outcome_receive.close()
-            coordinator.keep_unstarted_planned()
-            # Jobs still in the staging buffer were accepted: record them, do not drop them.
-            coordinator.staging.close()
-            coordinator.ingest_staged_now()
-            coordinator.events.end()
+            coordinator.finish_shutdown()
             self._done.set()
-            coordinator.log.info("scheduler stopped")
 
     async def _dispatch(self, scope: trio.CancelScope, done: trio.Event) -> None:
         try:
             with scope:
-                await self._coordinator.dispatch_loop(self._dispatch_send)
+                await self._coordinator.dispatcher.run(self._coordinator, self._dispatch_send)
         finally:
             done.set()
 
@@ -280,11 +279,7 @@ class Scheduler:
 
     def _request_shutdown(self, *, force: bool, timeout: float | None = None) -> None:
         coordinator = self._coordinator
-        if not coordinator.closing:
-            coordinator.log.info("scheduler shutting down (%s)", "forced" if force else "graceful")
-            coordinator.emit(lambda at: ShutdownStarted(at, force))
-        coordinator.closing = True
-        coordinator.staging.close()
+        coordinator.begin_shutdown(force=force)
         if force:
             self._force = True
         elif timeout is not None:
@@ -293,8 +288,7 @@ class Scheduler:
         self._shutdown_requested.set()
         if not self._started:
             self._started = True  # a scheduler that never ran has nothing to drain
-            coordinator.ingest_staged_now()
-            coordinator.events.end()
+            coordinator.finish_shutdown()
             self._done.set()
 
     async def _wait_stopped(self) -> None:
@@ -500,7 +494,7 @@ class Scheduler:
         )
         coordinator = self._coordinator
         if coordinator.staging.full:
-            coordinator.metrics.staging_rejected += 1
+            coordinator.rejected()
             raise StagingFull(
                 "the staging buffer is full; retry later, use add_job() to wait for room, "
                 "or raise staging_buffer_size"
@@ -675,7 +669,7 @@ class Scheduler:
         subscription: Subscription[Any] = Subscription(types, buffer_size)
         if self._done.is_set():
             raise SchedulerClosed("the scheduler has stopped; there will be no more events")
-        self._coordinator.events.subscribers.append(subscription)
+        self._coordinator.subscribe(subscription)
         return subscription
 
     def get_job_details(self, job_id: JobId) -> JobDetails:
