@@ -40,7 +40,7 @@ from ._boundary import (
     checked_schedule,
 )
 from ._dispatcher import Dispatcher
-from ._exceptions import InvalidArgument, JobFinished, JobNotFound
+from ._exceptions import JobFinished, JobNotFound
 from ._job import Job, JobSpec, Run, RunKind
 from ._metrics import MetricsSnapshot
 from ._models import JobDetails, JobId, JobState, JobSummary, Outcome, RunRecord
@@ -49,6 +49,7 @@ from ._outcome import Finished, error_info
 from ._queue import JobQueue
 from ._staging import StagingBuffer
 from ._submission import Signatures
+from ._table import JobTable
 
 __all__ = ["Coordinator"]
 
@@ -70,18 +71,12 @@ class Coordinator:
     observer: Observer
     dispatcher: Dispatcher
     staging: StagingBuffer
+    table: JobTable
     history_size: int
-    retention: int
-    retention_age: float
-    jobs: dict[int, Job] = attrs.field(factory=dict)
     closing: bool = False
-    #: Finished jobs, oldest first, with the Trio time they finished.
-    _finished_order: deque[tuple[int, float]] = attrs.field(factory=deque)
     _soon: list[tuple[float, int, int]] = attrs.field(factory=list)
     _tokens: itertools.count[int] = attrs.field(factory=itertools.count)
     _run_ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
-    _live: int = 0
-    _paused: int = 0
 
     def _wall_now(self) -> datetime:
         return self.observer.now()
@@ -96,30 +91,13 @@ class Coordinator:
         old = job.state
         if old is state:
             return
-        if old is JobState.PAUSED:
-            self._paused -= 1
-        if state is JobState.PAUSED:
-            self._paused += 1
         job.state = state
         if state.is_final:
-            self._live -= 1
             self.queue.remove(job.key)
             job.soon_kind = None
             job.trigger_pending = False
             job.next_due = None
-            self._finished_order.append((job.key, trio.current_time()))
-            self.forget_finished()
-
-    def forget_finished(self) -> None:
-        """Drop finished jobs beyond the retention count or older than the retention age."""
-        order = self._finished_order
-        if not order:
-            return
-        # Queried after trio.run has returned: nothing ages any more.
-        in_run = trio.lowlevel.in_trio_run()
-        oldest = trio.current_time() - self.retention_age if in_run else -math.inf
-        while order and (len(order) > self.retention or order[0][1] < oldest):
-            self.jobs.pop(order.popleft()[0], None)
+        self.table.state_changed(job, old, state)
 
     # ------------------------------------------------------------------ lifetime
 
@@ -167,8 +145,7 @@ class Coordinator:
     def ingest(self, spec: JobSpec) -> None:
         """Take a submitted job into the table and plan its first run."""
         job = spec.to_job()
-        self.jobs[job.key] = job
-        self._live += 1
+        self.table.add(job)
         self.observer.added(job)
         self._plan_first(job, anchor=spec.submitted_at)
 
@@ -181,28 +158,16 @@ class Coordinator:
     @enable_ki_protection
     def job(self, job_id: object) -> Job:
         """Return the job with *job_id*, taking it in from the staging buffer if needed."""
-        job_id = self.check_id(job_id)
-        self.forget_finished()
-        job = self.jobs.get(job_id.value)
+        job_id = self.table.check_id(job_id)
+        job = self.table.get(job_id)
         if job is None and (spec := self.staging.take(job_id.value)) is not None:
             # A command for a job still in the staging buffer: take it in now, so that
             # commands always apply after the submission they refer to.
             self.ingest(spec)
-            job = self.jobs.get(job_id.value)
+            job = self.table.get(job_id)
         if job is None:
             raise JobNotFound(f"no job {job_id} in this scheduler (finished jobs age out)")
         return job
-
-    def check_id(self, job_id: object) -> JobId:
-        """Refuse anything but a ``JobId`` of this scheduler (or one built by hand)."""
-        if not isinstance(job_id, JobId):
-            raise TypeError(f"job_id must be a JobId (returned by add_job), got {job_id!r}")
-        if job_id.scheduler is not None and job_id.scheduler is not self.owner:
-            raise InvalidArgument(
-                f"job_id: {job_id} belongs to another scheduler; use it with the scheduler "
-                "whose add_job returned it"
-            )
-        return job_id
 
     def live_job(self, job_id: object, action: str) -> Job:
         """Like ``job``, but refuse jobs that have finished."""
@@ -338,7 +303,7 @@ class Coordinator:
         soon = self._soon
         while soon:
             deadline, token, key = soon[0]
-            job = self.jobs.get(key)
+            job = self.table.by_key(key)
             if job is None or job.soon_token != token or job.soon_kind is None:
                 heapq.heappop(soon)
                 continue
@@ -368,7 +333,8 @@ class Coordinator:
         wall = wall_now.timestamp()
         while (front := self.queue.peek()) is not None and front[0] <= wall:
             self.queue.pop()
-            job = self.jobs[front[1]]
+            job = self.table.by_key(front[1])
+            assert job is not None  # a queued job is live, so it is in the table
             due = job.next_due
             assert due is not None
             if job.running is not None or job.soon_kind is RunKind.RETRY:
@@ -453,7 +419,7 @@ class Coordinator:
         A forced shutdown stops the workers before they take what waits in the buffer; those
         occurrences did not run, so they keep their place (``next_run_at`` is their time).
         """
-        for job in self.jobs.values():
+        for job in self.table:
             run = job.running
             if run is not None and not run.started:
                 self.undelivered(run)
@@ -748,7 +714,7 @@ class Coordinator:
     @enable_ki_protection
     def details(self, job_id: JobId) -> JobDetails:
         """The frozen details of one job (staged jobs included)."""
-        spec = self.staging.get(self.check_id(job_id).value)
+        spec = self.staging.get(self.table.check_id(job_id).value)
         if spec is not None:
             return spec.staged_details()
         job = self.job(job_id)
@@ -757,16 +723,16 @@ class Coordinator:
     @enable_ki_protection
     def summaries(self) -> list[JobSummary]:
         """Every known job, staged ones last."""
-        self.forget_finished()
-        result = [job.summary(self.next_run_at(job)) for job in self.jobs.values()]
+        self.table.forget_finished()
+        result = [job.summary(self.next_run_at(job)) for job in self.table]
         result.extend(JobSummary(s.id, s.name, JobState.STAGED, None) for s in self.staging)
         return result
 
     def snapshot(self) -> MetricsSnapshot:
         """The metrics, with the gauges read now."""
         return self.observer.metrics.snapshot(
-            jobs_live=self._live + len(self.staging),
-            jobs_paused=self._paused,
+            jobs_live=self.table.live + len(self.staging),
+            jobs_paused=self.table.paused,
             staging_buffered=len(self.staging),
             stale=self.queue.stale_entries,
         )

@@ -41,6 +41,7 @@ from ._submission import (
     default_name,
     validate_changes,
 )
+from ._table import JobTable
 from ._validation import check_int, check_optional_seconds, check_seconds
 from ._wallclock import SystemWallClock, WallClock
 from ._worker import Worker, running_in
@@ -154,9 +155,12 @@ class Scheduler:
             ),
             dispatcher=Dispatcher(max_sleep=check_seconds("max_sleep", max_sleep)),
             staging=StagingBuffer(staging_buffer_size),
+            table=JobTable(
+                owner=self,
+                retention=finished_job_retention,
+                retention_age=check_seconds("finished_job_max_age", finished_job_max_age),
+            ),
             history_size=history_size,
-            retention=finished_job_retention,
-            retention_age=check_seconds("finished_job_max_age", finished_job_max_age),
         )
         self._job_ids = itertools.count(1)
         self._signatures = Signatures()
@@ -171,7 +175,7 @@ class Scheduler:
         state = "closed" if self._done.is_set() else "closing" if self.closing else "open"
         return (
             f"<Scheduler {state} workers={self._max_workers} "
-            f"jobs={len(self._coordinator.jobs)} queue={self._coordinator.queue!r}>"
+            f"jobs={len(self._coordinator.table)} queue={self._coordinator.queue!r}>"
         )
 
     @property
