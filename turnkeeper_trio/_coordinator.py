@@ -42,6 +42,7 @@ from ._boundary import (
 from ._dispatcher import Dispatcher
 from ._exceptions import JobFinished, JobNotFound
 from ._job import Job, JobSpec, Run, RunKind
+from ._lifetime import Forever
 from ._metrics import MetricsSnapshot
 from ._models import JobDetails, JobId, JobState, JobSummary, Outcome, RunRecord
 from ._observer import Observer
@@ -219,8 +220,11 @@ class Coordinator:
         have been added by triggers, the lifetime replaced, the clock moved), and after each
         occurrence for the one queued next.
         """
+        lifetime = job.lifetime
+        if type(lifetime) is Forever:  # the common case, decided without a call
+            return True
         try:
-            return checked_allows(job.lifetime.allows(runs=job.runs, next_fire=when))
+            return checked_allows(lifetime.allows(runs=job.runs, next_fire=when))
         except Exception as exc:
             self._fail_job(job, "lifetime", exc)
             return None

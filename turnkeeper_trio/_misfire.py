@@ -170,6 +170,12 @@ class Coalesce(MisfirePolicy):
 
     def decide(self, schedule: Schedule, due: datetime, now: datetime) -> MisfireDecision:
         """Coalesce the occurrences from *due* to *now* into one run (or none, past grace)."""
+        following = _next(schedule, due)
+        if following is None or following.timestamp() > now.timestamp():
+            # The common case, late by moments: nothing else was missed.
+            if self._too_late(due, now):
+                return MisfireDecision(None, 1, following)
+            return MisfireDecision(due, 0)
         latest = _latest(schedule, due, now)
         skipped, exact = _count(schedule, due, latest, MAX_COUNTED)
         if self._too_late(latest, now):
@@ -200,8 +206,12 @@ class CatchUp(MisfirePolicy):
 
     def decide(self, schedule: Schedule, due: datetime, now: datetime) -> MisfireDecision:
         """Run the oldest missed occurrence still within *limit* and *grace*."""
-        latest = _latest(schedule, due, now)
-        later, exact = _count(schedule, due, latest, max(MAX_COUNTED, self.limit))
+        following = _next(schedule, due)
+        if following is None or following.timestamp() > now.timestamp():
+            latest, later, exact = due, 0, True  # the common case: only *due* was missed
+        else:
+            latest = _latest(schedule, due, now)
+            later, exact = _count(schedule, due, latest, max(MAX_COUNTED, self.limit))
         skipped = max(0, later + 1 - self.limit)
         current: datetime | None = due
         if skipped:  # more than `limit` missed: the newest `limit` run, oldest first

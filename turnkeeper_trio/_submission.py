@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import math
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Final
@@ -61,33 +62,37 @@ def check_quarantine(value: object) -> int | None:
 
 
 class Signatures:
-    """Checks that a job's args bind to its function, caching each function's signature.
+    """Checks that a job's args bind to its function, caching what each function accepts.
 
-    ``inspect.signature`` costs microseconds; jobs are often added by the thousand with the
-    same function, so each signature is computed once (the cache is bounded).
+    ``inspect.signature`` and ``Signature.bind`` cost microseconds; jobs are often added by
+    the thousand with the same function, so each function's range of positional argument
+    counts is worked out once (the cache is bounded) and a submission costs a comparison.
     """
 
     _LIMIT = 1024
 
     def __init__(self) -> None:
-        self._cache: dict[object, inspect.Signature | None] = {}
+        self._cache: dict[object, tuple[int, float, inspect.Signature] | None] = {}
 
-    def _signature(self, fn: Callable[..., Any]) -> inspect.Signature | None:
+    def _accepts(self, fn: Callable[..., Any]) -> tuple[int, float, inspect.Signature] | None:
         try:
             return self._cache[fn]
         except KeyError:
             pass
         except TypeError:  # an unhashable callable object: not cached
-            return _signature_of(fn)
+            return _accepts(fn)
         if len(self._cache) >= self._LIMIT:
             self._cache.clear()
-        signature = self._cache[fn] = _signature_of(fn)
-        return signature
+        accepts = self._cache[fn] = _accepts(fn)
+        return accepts
 
     def check(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         """Raise ``TypeError`` naming ``args`` if ``fn(*args)`` could never be called."""
-        signature = self._signature(fn)
-        if signature is None:
+        accepts = self._accepts(fn)
+        if accepts is None:
+            return
+        low, high, signature = accepts
+        if low <= len(args) <= high:
             return
         try:
             signature.bind(*args)
@@ -97,11 +102,24 @@ class Signatures:
             ) from None
 
 
-def _signature_of(fn: Callable[..., Any]) -> inspect.Signature | None:
+def _accepts(fn: Callable[..., Any]) -> tuple[int, float, inspect.Signature] | None:
+    """How many positional args *fn* takes: ``(fewest, most, signature)``, if it says."""
     try:
-        return inspect.signature(fn)
+        signature = inspect.signature(fn)
     except (TypeError, ValueError):  # some builtins and C callables have none to read
         return None
+    low, high = 0, 0.0
+    kinds = inspect.Parameter
+    for parameter in signature.parameters.values():
+        if parameter.kind is kinds.VAR_POSITIONAL:
+            high = math.inf
+        elif parameter.kind in (kinds.POSITIONAL_ONLY, kinds.POSITIONAL_OR_KEYWORD):
+            high += 1
+            if parameter.default is kinds.empty:
+                low += 1
+        elif parameter.kind is kinds.KEYWORD_ONLY and parameter.default is kinds.empty:
+            return 1, 0.0, signature  # a required keyword-only argument: never callable so
+    return low, high, signature
 
 
 def check_lifetime(lifetime: object, now: datetime) -> None:
