@@ -62,6 +62,21 @@ async def test_a_trigger_counts_against_max_runs(
     assert s.get_job_details(job).state is tk.JobState.COMPLETED
 
 
+async def test_a_trigger_only_job_completes_after_its_max_runs(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    log = Log()
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        job = await s.add_job(tk.Never(), log.make("run"), lifetime=tk.MaxRuns(2))
+        for _ in range(2):
+            await s.trigger_job(job)
+            await trio.sleep(1)
+        assert s.get_job_details(job).state is tk.JobState.COMPLETED
+        with pytest.raises(tk.JobFinished):
+            await s.trigger_job(job)
+    assert len(log.runs) == 2
+
+
 async def test_lowering_max_runs_below_the_runs_so_far_ends_the_job(
     autojump_clock: object, wall: MockWallClock
 ) -> None:

@@ -75,6 +75,9 @@ class ModelJob:
     last_fired: float = -math.inf
     had_occurrence: bool = False
     runs: list[Run] = attrs.Factory(list)
+    #: MaxRuns(n) lifetime (None: Forever); occurrences whose last attempt has started.
+    max_runs: int | None = None
+    occurrences: int = 0
 
     def idle(self, now: float) -> bool:
         return self.busy_until <= now and self.retry_at is None
@@ -103,7 +106,14 @@ class ModelJob:
         if failed and self.retry and number == 1 and self.state == "live":
             self.retry_at = (end + RETRY_DELAY, scheduled_for, triggered)
             return end
-        if not triggered and self.state == "live":
+        self.occurrences += 1  # the occurrence's last attempt: it counts for MaxRuns
+        lifetime_over = self.max_runs is not None and self.occurrences >= self.max_runs
+        if self.state == "live" and lifetime_over:  # the lifetime ends the lineage
+            self.next_due = None
+            self.completes_at = end
+            return end
+        # An update during the run has planned the next occurrence already.
+        if not triggered and self.state == "live" and self.next_due is None:
             self.plan(self.next_after(scheduled_for))
         elif triggered and self.state == "live" and self.had_occurrence and self.next_due is None:
             self.completes_at = end
@@ -217,7 +227,8 @@ class Harness:
             schedule, fns = tk.Cron("*/4 * * * * *", tz=NY), _every_four_seconds()
         else:
             schedule, fns = WEEKDAY, _fixed(WEEKDAY_FIRES)
-        job = ModelJob(kind, behaviour, retry, fns[0], fns[1])
+        max_runs = self.data.draw(st.sampled_from([None, None, 1, 2, 3]), label="max runs")
+        job = ModelJob(kind, behaviour, retry, fns[0], fns[1], max_runs=max_runs)
         job.plan(job.first_after(t))
         self.model.append(job)
         self.ids.append(
@@ -226,6 +237,7 @@ class Harness:
                 self._job_fn(behaviour),
                 retry=tk.FixedDelay(1, RETRY_DELAY) if retry else None,
                 timeout=TIMEOUT,
+                lifetime=tk.MaxRuns(max_runs) if max_runs else None,
             )
         )
         job.advance(t, t + 1e-9)  # a job due now (Once in the past) starts at once
@@ -316,12 +328,15 @@ class Harness:
         index, job = self._pick()
         if job.kind != "interval" or job.state != "live" or job.finished(self.now):
             return
-        if not job.idle(self.now):
-            return
+        if job.completes_at is not None:
+            return  # its last attempt is running: the lineage ends with it
         every = self.data.draw(st.sampled_from([3, 5, 11]), label="new every")
         await self.s.update_job(self.ids[index], schedule=tk.Interval(every, start=WALL0))
         job.next_after, job.first_after = _interval(0, every)
         job.had_occurrence = False
+        if job.retry_at is not None and job.busy_until <= self.now:
+            job.retry_at = None  # a new schedule drops a retry waiting for its time
+        # Planned at once, also while an attempt runs (it is queued after that attempt).
         job.plan(job.first_after(self.now))
 
     def check(self) -> None:

@@ -282,7 +282,14 @@ class Coordinator:
             self._push_soon(job, RunKind.TRIGGER, trio.current_time())
         if job.state is JobState.RUNNING:
             self._set_state(job, JobState.SCHEDULED)
-        if job.is_live and job.next_due is None and job.soon_kind is None and job.had_occurrence:
+        # Nothing planned: the lineage ends if its schedule ran out, or if its lifetime allows
+        # no further run (a trigger-only job after its MaxRuns).
+        if (
+            job.is_live
+            and job.next_due is None
+            and job.soon_kind is None
+            and (job.had_occurrence or self._allowed(job, self._wall_now()) is False)
+        ):
             self._complete(job)
 
     # ------------------------------------------------------------------ dispatch
