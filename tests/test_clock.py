@@ -137,3 +137,13 @@ async def test_sleeps_are_capped_so_jumps_are_noticed(autojump_clock: object) ->
     assert len(seen) == 1
     assert trio.current_time() >= 5
     assert (seen[0] - datetime(2026, 1, 1, 1, tzinfo=UTC)).total_seconds() <= 5
+
+
+def test_the_in_trio_run_fallback_for_older_trio_tells_inside_from_outside() -> None:
+    from turnkeeper_trio._compat import _in_trio_run, in_trio_run
+
+    async def inside() -> tuple[bool, bool]:
+        return _in_trio_run(), in_trio_run()
+
+    assert trio.run(inside) == (True, True)
+    assert (_in_trio_run(), in_trio_run()) == (False, False)

@@ -39,6 +39,7 @@ from ._boundary import (
     checked_grace,
     checked_schedule,
 )
+from ._compat import in_trio_run
 from ._dispatcher import Dispatcher
 from ._exceptions import JobFinished, JobNotFound
 from ._job import Job, JobSpec, Run, RunKind
@@ -716,7 +717,7 @@ class Coordinator:
     def next_run_at(self, job: Job) -> datetime | None:
         """When the job runs next: its pending retry or trigger, else its next occurrence."""
         if job.soon_kind is not None:
-            if not trio.lowlevel.in_trio_run():  # queried after trio.run has returned
+            if not in_trio_run():  # queried after trio.run has returned
                 return None
             delay = max(job.soon_deadline - trio.current_time(), 0.0)
             return self._wall_now() + timedelta(seconds=delay)

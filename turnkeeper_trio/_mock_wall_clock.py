@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import attrs
 import trio
 
+from ._compat import in_trio_run
 from ._exceptions import InvalidArgument
 from ._validation import MAX_SECONDS, check_aware
 
@@ -44,7 +45,7 @@ class MockWallClock:
 
     def __attrs_post_init__(self) -> None:
         # Built outside trio.run: start counting at the first reading.
-        self._t0 = trio.current_time() if trio.lowlevel.in_trio_run() else None
+        self._t0 = trio.current_time() if in_trio_run() else None
 
     def now(self) -> datetime:
         """Return the simulated current instant, expressed in *start*'s time zone."""

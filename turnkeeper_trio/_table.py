@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import attrs
 import trio
 
+from ._compat import in_trio_run
 from ._exceptions import InvalidArgument
 from ._job import Job
 from ._models import JobId, JobState
@@ -84,7 +85,7 @@ class JobTable:
         if not order:
             return
         # Queried after trio.run has returned: nothing ages any more.
-        in_run = trio.lowlevel.in_trio_run()
+        in_run = in_trio_run()
         oldest = trio.current_time() - self.retention_age if in_run else -math.inf
         while order and (len(order) > self.retention or order[0][1] < oldest):
             self._jobs.pop(order.popleft()[0], None)
