@@ -5,7 +5,8 @@ return is checked here before the scheduler uses it: the right type, an aware da
 finite number in range, a time that moves forward.  A bad value raises
 ``BadStrategyValue``, which the coordinator treats like an exception raised by the
 strategy itself: that one job fails (``FAILED``, the message in ``JobDetails.error``), and
-nothing else is touched.  Pure: no trio, no clock.
+nothing else is touched.  Pure: no trio, no clock.  (A misfire decision is checked by
+``_misfire.checked_decision``, beside the class it checks.)
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import math
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from ._schedule import Schedule
 from ._validation import MAX_SECONDS
 
 if TYPE_CHECKING:
-    from ._misfire import MisfireDecision, MisfirePolicy
-    from ._schedule import Schedule
+    from ._misfire import MisfirePolicy
 
 __all__ = [
     "BadStrategyValue",
     "checked_allows",
-    "checked_decision",
     "checked_delay",
     "checked_fire",
     "checked_grace",
@@ -59,8 +59,6 @@ def checked_fire(value: object, after: datetime | None, where: str) -> datetime 
 
 def checked_schedule(value: object) -> Schedule:
     """What ``Schedule.anchored`` returned: a schedule."""
-    from ._schedule import Schedule
-
     if not isinstance(value, Schedule):
         raise BadStrategyValue(f"schedule.anchored returned {_shown(value)}, not a Schedule")
     return value
@@ -96,25 +94,3 @@ def checked_grace(policy: MisfirePolicy) -> float | None:
             f"misfire policy {policy!r}: grace must be None or seconds >= 0, got {_shown(grace)}"
         )
     return float(grace)
-
-
-def checked_decision(value: object, due: datetime) -> MisfireDecision:
-    """A misfire decision for the late occurrence *due*."""
-    from ._misfire import MisfireDecision
-
-    where = "misfire policy's decide"
-    if not isinstance(value, MisfireDecision):
-        raise BadStrategyValue(f"{where} returned {_shown(value)}, not a MisfireDecision")
-    if isinstance(value.skipped, bool) or not isinstance(value.skipped, int) or value.skipped < 0:
-        raise BadStrategyValue(f"{where}: skipped must be an int >= 0, got {value.skipped!r}")
-    checked_fire(value.run_for, None, f"{where} (run_for)")
-    if value.run_for is None:
-        # Nothing runs now: what is queued next must come after the occurrence it replaces,
-        # or the same occurrence would be decided on again and again.
-        checked_fire(value.next_due, None, f"{where} (next_due)")
-        if value.next_due is not None and value.next_due.timestamp() <= due.timestamp():
-            raise BadStrategyValue(
-                f"{where} ran nothing and gave a next_due that is not after the late "
-                f"occurrence {due.isoformat()}: {value.next_due.isoformat()}"
-            )
-    return value

@@ -33,7 +33,6 @@ from . import _events as ev
 from ._boundary import (
     BadStrategyValue,
     checked_allows,
-    checked_decision,
     checked_delay,
     checked_fire,
     checked_grace,
@@ -45,6 +44,7 @@ from ._exceptions import JobFinished, JobNotFound
 from ._job import Job, JobSpec, Run, RunKind
 from ._lifetime import Forever
 from ._metrics import MetricsSnapshot
+from ._misfire import checked_decision
 from ._models import JobDetails, JobId, JobState, JobSummary, Outcome, RunRecord
 from ._observer import Observer
 from ._outcome import Finished, error_info

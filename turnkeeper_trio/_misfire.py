@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 
 import attrs
 
-from ._boundary import checked_fire
+from ._boundary import BadStrategyValue, checked_fire
 from ._schedule import Schedule
 from ._validation import check_int, check_optional_seconds
 
-__all__ = ["CatchUp", "Coalesce", "MisfireDecision", "MisfirePolicy"]
+__all__ = ["CatchUp", "Coalesce", "MisfireDecision", "MisfirePolicy", "checked_decision"]
 
 #: Missed occurrences are counted one by one up to this many; past it (a 1-second cron after
 #: a month of suspend) the count is a lower bound, flagged as such (``counted_exactly``).  A
@@ -223,3 +223,24 @@ class CatchUp(MisfirePolicy):
             skipped += 1
             current = _next(schedule, current)
         return MisfireDecision(None, skipped, current, exact)
+
+
+def checked_decision(value: object, due: datetime) -> MisfireDecision:
+    """A misfire decision for the late occurrence *due* (the strategy boundary's check)."""
+    where = "misfire policy's decide"
+    if not isinstance(value, MisfireDecision):
+        shown = f"{type(value).__name__} {value!r}"
+        raise BadStrategyValue(f"{where} returned {shown}, not a MisfireDecision")
+    if isinstance(value.skipped, bool) or not isinstance(value.skipped, int) or value.skipped < 0:
+        raise BadStrategyValue(f"{where}: skipped must be an int >= 0, got {value.skipped!r}")
+    checked_fire(value.run_for, None, f"{where} (run_for)")
+    if value.run_for is None:
+        # Nothing runs now: what is queued next must come after the occurrence it replaces,
+        # or the same occurrence would be decided on again and again.
+        checked_fire(value.next_due, None, f"{where} (next_due)")
+        if value.next_due is not None and value.next_due.timestamp() <= due.timestamp():
+            raise BadStrategyValue(
+                f"{where} ran nothing and gave a next_due that is not after the late "
+                f"occurrence {due.isoformat()}: {value.next_due.isoformat()}"
+            )
+    return value
