@@ -87,7 +87,7 @@ class Dispatcher:
                 return  # shutting down; the finally clause keeps the run planned
             finally:
                 run.send_scope = None
-                if not delivered and run.job.running is run:
-                    # The dispatcher is stopping: no worker took it. (An abandoned run is
-                    # detached from its job already.)
+                if not delivered:
+                    # The dispatcher is stopping, or the run was abandoned meanwhile: no
+                    # worker took it (the planner ignores a run its job has let go of).
                     planner.undelivered(run)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -26,6 +25,7 @@ from ._models import (
 )
 from ._retry import RetryPolicy
 from ._schedule import Schedule
+from ._state import Status
 
 __all__ = ["Job", "JobSpec", "Run", "RunKind"]
 
@@ -66,9 +66,7 @@ class JobSpec:
 
     def staged_details(self) -> JobDetails:
         """Details of a job that the coordinator has not taken in yet."""
-        job = self.to_job()
-        job.state = JobState.STAGED
-        return job.details(next_run_at=None)
+        return attrs.evolve(self.to_job().details(next_run_at=None), state=JobState.STAGED)
 
 
 class RunKind(enum.Enum):
@@ -81,9 +79,9 @@ class RunKind(enum.Enum):
 
 @attrs.define(eq=False, slots=True)
 class Run:
-    """One attempt handed to a worker.
+    """One attempt taken by the dispatcher, from the dispatch buffer to its report.
 
-    ``fn``, ``args`` and ``timeout`` are read from the job again when the attempt starts, so
+    The worker reads the job's function, arguments and timeout when the attempt starts, so
     an update reaches an attempt that waited for a worker.
     """
 
@@ -94,9 +92,6 @@ class Run:
     triggered: bool
     attempt: int
     scheduled_for: datetime
-    fn: AsyncFn
-    args: tuple[Any, ...]
-    timeout: float | None
     #: The occurrence was late past its misfire grace if it starts after this wall timestamp.
     start_by: float
     scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
@@ -104,7 +99,6 @@ class Run:
     abandoned: bool = False
     #: Set when ``interrupt`` cancelled the scope, to tell an interrupt from a timeout.
     interrupted: bool = False
-    started: bool = False
     #: The dispatcher's cancel scope while it waits to hand the run to a worker.
     send_scope: trio.CancelScope | None = None
 
@@ -124,25 +118,14 @@ class Job:
     misfire: MisfirePolicy
     quarantine_after: int | None
     added_at: datetime
+    #: The lifecycle (see ``_state``): written only by ``Coordinator.install``.
+    status: Status = attrs.field(factory=Status)
+    #: Derived from ``status`` when it is installed: the visible state, the timestamp the
+    #: queue strategy holds for the job, and its entry in the retry/trigger heap.
     state: JobState = JobState.SCHEDULED
-    #: The next regular occurrence (queued, or deferred while the job runs).
-    next_due: datetime | None = None
-    #: The regular occurrence fell due while the job was running; queue it after the outcome.
-    deferred: bool = False
-    #: The job has had at least one regular occurrence (so "no next fire" means completed).
-    had_occurrence: bool = False
-    #: Timestamp of the last occurrence run: nothing may fire at or before it again.
-    last_fired_for: float = -math.inf
-    attempt: int = 1
-    #: The occurrence being retried, and whether it was a triggered one.
-    retry_for: datetime | None = None
-    retry_triggered: bool = False
-    #: The pending retry or trigger in the coordinator's "soon" heap (Trio time), if any.
-    soon_kind: RunKind | None = None
-    soon_deadline: float = math.inf
+    queued: float | None = None
+    soon_at: float | None = None
     soon_token: int = 0
-    trigger_pending: bool = False
-    running: Run | None = None
     runs: int = 0
     misfires: int = 0
     #: Attempts by outcome and the latest records; made at the first outcome, since most
@@ -181,7 +164,7 @@ class Job:
             misfire=self.misfire,
             timeout=self.timeout,
             next_run_at=next_run_at,
-            attempt=self.attempt,
+            attempt=self.status.attempt,
             runs=self.runs,
             counts=OutcomeCounts(
                 succeeded=counts.get(Outcome.SUCCEEDED, 0),
@@ -191,7 +174,7 @@ class Job:
                 cancelled=counts.get(Outcome.CANCELLED, 0),
             ),
             misfires=self.misfires,
-            trigger_pending=self.trigger_pending or self.soon_kind is RunKind.TRIGGER,
+            trigger_pending=self.status.trigger is not None,
             added_at=self.added_at,
             last_runs=tuple(self.history or ()),
             error=self.error,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import traceback
+from collections import deque
 from datetime import datetime
 
 import attrs
@@ -14,7 +15,23 @@ from ._job import Run
 from ._metrics import Metrics
 from ._models import ErrorInfo, Outcome
 
-__all__ = ["Finished", "LateWarnings", "error_info", "log_outcome"]
+__all__ = [
+    "Finished",
+    "LateWarnings",
+    "Report",
+    "ReportQueue",
+    "Started",
+    "error_info",
+    "log_outcome",
+]
+
+
+@attrs.frozen
+class Started:
+    """A worker's report that it is starting *run* (sent before the job's code runs)."""
+
+    run: Run
+    started_at: datetime
 
 
 @attrs.frozen
@@ -31,6 +48,42 @@ class Finished:
     finished_at: datetime | None = None
     duration: float = 0.0
     error: ErrorInfo | None = None
+
+
+#: What a worker sends the coordinator: a start, then (for every run it received) a finish.
+Report = Started | Finished
+
+
+@attrs.define(eq=False)
+class ReportQueue:
+    """The workers' reports to the coordinator, in the order they were sent (internal).
+
+    Unbounded, so a worker can always report, even while being cancelled (at most two
+    reports per dispatched run are ever outstanding).  Not a memory channel: a channel's
+    ``receive`` hands a value over and *then* checkpoints, so a report taken by a waiting task
+    could be overtaken by a later one that somebody else drains meanwhile.  Here a report is
+    taken and applied in one synchronous step (``take_all``), so reports apply in order.
+    """
+
+    _reports: deque[Report] = attrs.field(factory=deque)
+    _arrived: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
+
+    def put(self, report: Report) -> None:
+        """Send *report* (never blocks)."""
+        self._reports.append(report)
+        if self._arrived:
+            self._arrived.unpark_all()
+
+    async def wait(self) -> None:
+        """Wait until a report has been sent (returns at once if one waits)."""
+        if self._reports:
+            await trio.lowlevel.checkpoint()
+        else:
+            await self._arrived.park()
+
+    def take(self) -> Report | None:
+        """The oldest report not yet taken, if any."""
+        return self._reports.popleft() if self._reports else None
 
 
 def error_info(exc: BaseException) -> ErrorInfo:

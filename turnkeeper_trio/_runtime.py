@@ -17,7 +17,6 @@ import trio
 from ._coordinator import Coordinator
 from ._groups import collapse_single_group
 from ._job import Run
-from ._outcome import Finished
 from ._validation import check_optional_seconds
 from ._wallclock import WallClock
 from ._worker import Worker, running_in
@@ -39,9 +38,6 @@ class Runtime:
         self._dispatch_send, self._dispatch_receive = trio.open_memory_channel[Run](
             dispatch_buffer_size
         )
-        # Unbounded so that a worker can always report, even while being cancelled; at most
-        # one report per dispatched run is ever outstanding.
-        self._outcome_send, self._outcome_receive = trio.open_memory_channel[Finished](math.inf)
         self._started = False
         self._force = False
         self._grace_deadline = math.inf
@@ -88,11 +84,7 @@ class Runtime:
             with collapse_single_group():
                 async with trio.open_nursery() as system:
                     system.start_soon(coordinator.intake_loop, name="turnkeeper-intake")
-                    system.start_soon(
-                        coordinator.intake_outcomes,
-                        self._outcome_receive,
-                        name="turnkeeper-outcomes",
-                    )
+                    system.start_soon(coordinator.intake_reports, name="turnkeeper-reports")
                     workers_done = trio.Event()
                     await system.start(self._run_workers, workers_done)
                     dispatcher = trio.CancelScope()
@@ -110,8 +102,6 @@ class Runtime:
                     system.cancel_scope.cancel()
         finally:
             coordinator.begin_shutdown(force=True)  # a no-op if it began already
-            coordinator.drain_outcomes(self._outcome_receive)
-            self._outcome_receive.close()
             coordinator.finish_shutdown()
             self._done.set()
 
@@ -131,12 +121,11 @@ class Runtime:
                 async with trio.open_nursery() as nursery:
                     self._workers_scope = nursery.cancel_scope
                     self._apply_shutdown_deadline()
-                    with self._dispatch_receive, self._outcome_send:
+                    with self._dispatch_receive:
                         for index in range(self._max_workers):
                             nursery.start_soon(
                                 worker.serve,
                                 self._dispatch_receive.clone(),
-                                self._outcome_send.clone(),
                                 name=f"turnkeeper-worker-{index}",
                             )
                     task_status.started()

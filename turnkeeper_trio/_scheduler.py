@@ -23,6 +23,7 @@ from ._metrics import Metrics, MetricsSnapshot
 from ._misfire import Coalesce, MisfirePolicy
 from ._models import JobDetails, JobId, JobSummary
 from ._observer import Observer
+from ._planner import Planner
 from ._queue import IndexedHeapQueue, JobQueue
 from ._retry import RetryPolicy
 from ._runtime import Runtime
@@ -135,16 +136,17 @@ class Scheduler(Runtime):
         check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
         self._wall_clock = wall_clock
         self._default_misfire = misfire
+        observer = Observer(
+            wall_clock=wall_clock,
+            metrics=Metrics(workers_max=self._max_workers),
+            log=logging.getLogger("turnkeeper_trio"),
+            jump_threshold=check_seconds("clock_jump_threshold", clock_jump_threshold),
+            late_threshold=check_seconds("late_threshold", late_threshold, allow_zero=True),
+        )
         self._coordinator = Coordinator(
             owner=self,
             queue=queue,
-            observer=Observer(
-                wall_clock=wall_clock,
-                metrics=Metrics(workers_max=self._max_workers),
-                log=logging.getLogger("turnkeeper_trio"),
-                jump_threshold=check_seconds("clock_jump_threshold", clock_jump_threshold),
-                late_threshold=check_seconds("late_threshold", late_threshold, allow_zero=True),
-            ),
+            observer=observer,
             dispatcher=Dispatcher(max_sleep=check_seconds("max_sleep", max_sleep)),
             staging=StagingBuffer(staging_buffer_size),
             table=JobTable(
@@ -152,7 +154,7 @@ class Scheduler(Runtime):
                 retention=finished_job_retention,
                 retention_age=check_seconds("finished_job_max_age", finished_job_max_age),
             ),
-            history_size=history_size,
+            planner=Planner(observer, history_size),
         )
         self._job_ids = itertools.count(1)
         self._signatures = Signatures()

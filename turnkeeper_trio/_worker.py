@@ -12,7 +12,7 @@ from ._coordinator import Coordinator
 from ._groups import split_job_exception
 from ._job import Run
 from ._models import ErrorInfo, JobContext, Outcome, _current_job
-from ._outcome import Finished, error_info
+from ._outcome import Finished, ReportQueue, Started, error_info
 from ._wallclock import WallClock
 
 __all__ = ["Worker", "running_in"]
@@ -23,36 +23,47 @@ running_in: ContextVar[object] = ContextVar("turnkeeper_trio.running_in")
 
 @attrs.define(eq=False)
 class Worker:
-    """Runs attempts handed over by the dispatcher (internal)."""
+    """Runs attempts handed over by the dispatcher (internal).
+
+    It tells the coordinator everything through its report channel (a start, then a finish)
+    and reads nothing of it but ``closing``; the coordinator applies the reports in order, and
+    applies those already sent before any command or query, so a job shows ``RUNNING`` from
+    the moment its code runs.
+    """
 
     coordinator: Coordinator
     wall_clock: WallClock
     owner: object
 
-    async def serve(
-        self, receive: trio.MemoryReceiveChannel[Run], report: trio.MemorySendChannel[Finished]
-    ) -> None:
+    async def serve(self, receive: trio.MemoryReceiveChannel[Run]) -> None:
         """Run attempts until the dispatch channel closes."""
         running_in.set(self.owner)
-        # Sync `with`: closing memory channels needs no checkpoint, so a KeyboardInterrupt
+        report = self.coordinator.reports
+        # Sync `with`: closing a memory channel needs no checkpoint, so a KeyboardInterrupt
         # leaving a job is never replaced by a Cancelled raised while cleaning up.
-        with receive, report:
+        with receive:
             async for run in receive:
                 await self._execute(run, report)
 
-    async def _execute(self, run: Run, report: trio.MemorySendChannel[Finished]) -> None:
-        if run.abandoned or self.coordinator.closing:
-            report.send_nowait(Finished(run, None))
+    async def _execute(self, run: Run, report: ReportQueue) -> None:
+        if run.abandoned:
+            return  # detached from its job already: nobody waits for a report
+        if self.coordinator.closing:
+            report.put(Finished(run, None))
             return
         started_at = self.wall_clock.now()
         if started_at.timestamp() > run.start_by:
-            report.send_nowait(Finished(run, None, late=True))
+            report.put(Finished(run, None, late=True))
             return
-        self.coordinator.run_started(run, started_at)
+        # Updates apply from the next attempt: one that waited for a worker starts with the
+        # job's settings as they are now, not as they were when it was dispatched.
+        job = run.job
+        fn, args, timeout = job.fn, job.args, job.timeout
+        report.put(Started(run, started_at))
         token = _current_job.set(
             JobContext(
-                job_id=run.job.id,
-                name=run.job.name,
+                job_id=job.id,
+                name=job.name,
                 attempt=run.attempt,
                 scheduled_for=run.scheduled_for,
                 run_id=run.run_id,
@@ -60,14 +71,14 @@ class Worker:
             )
         )
         t0 = trio.current_time()
-        if run.timeout is not None:
-            run.scope.deadline = t0 + run.timeout
+        if timeout is not None:
+            run.scope.deadline = t0 + timeout
         outcome = Outcome.CANCELLED
         error: ErrorInfo | None = None
         result: object = None
         try:
             with run.scope:
-                result = await run.fn(*run.args)
+                result = await fn(*args)
             outcome = self._classify(run, result)
         except Exception as exc:
             outcome, error = Outcome.ERRORED, error_info(exc)
@@ -85,8 +96,7 @@ class Worker:
             raise propagate from None
         finally:
             _current_job.reset(token)
-            self.coordinator.run_stopped(run)
-            report.send_nowait(
+            report.put(
                 Finished(
                     run,
                     outcome,
