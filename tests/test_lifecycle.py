@@ -105,6 +105,33 @@ async def test_until_holds_after_a_forward_clock_jump(
     assert s.get_job_details(job).state is tk.JobState.COMPLETED
 
 
+@pytest.mark.parametrize("how", ["update", "pause and resume"])
+async def test_an_occurrence_whose_retry_was_dropped_counts_against_max_runs(
+    autojump_clock: object, wall: MockWallClock, how: str
+) -> None:
+    # Found by the scarce-workers model: dropping the pending retry ended the occurrence
+    # without counting it, so MaxRuns(1) let a second occurrence run.
+    log = Log()
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        job = await s.add_job(
+            tk.Interval(10),
+            log.make("run", result=False),
+            retry=tk.FixedDelay(3, 5),
+            lifetime=tk.MaxRuns(1),
+        )
+        await trio.sleep(12)  # attempt 1 failed at 10; its retry waits until 15
+        if how == "update":
+            await s.update_job(job, schedule=tk.Interval(4))
+        else:
+            await s.pause_job(job)
+            await s.resume_job(job)
+        await trio.sleep(60)
+        details = s.get_job_details(job)
+    assert log.runs == [("run", 10.0, 10.0, 1)]
+    assert details.runs == 1
+    assert details.state is tk.JobState.COMPLETED
+
+
 # ------------------------------------------------------------------------------- updates
 
 
@@ -232,3 +259,20 @@ async def test_stale_entries_stay_bounded_under_many_updates(
             await s.update_job(job, schedule=tk.Interval(3600 + i % 7))
             assert s.get_metrics_snapshot().queue_stale_entries <= 2 * 1 + 1000
         assert s.get_job_details(job).state is tk.JobState.SCHEDULED
+
+
+async def test_a_once_paused_while_it_runs_never_runs_again_and_completes_after_it(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    # Resume planned the Once afresh ("in the past: as soon as possible"), so it ran twice;
+    # and the job showed COMPLETED while its attempt was still running.
+    log = Log()
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        job = await s.add_job(tk.Once(at(10)), log.make("run", sleep=20))
+        await trio.sleep(15)
+        await s.pause_job(job)
+        await s.resume_job(job)  # the Once has fired: nothing left to plan
+        assert s.get_job_details(job).state is tk.JobState.RUNNING
+        await trio.sleep(20)
+        assert s.get_job_details(job).state is tk.JobState.COMPLETED
+    assert len(log.runs) == 1

@@ -114,11 +114,11 @@ class Planner:
         """Make *due* the next regular occurrence, or end the lineage."""
         if due is not None and due.timestamp() <= s.fired:
             due = self._next_fire(job, s, _from_ts(s.fired))
-        if due is None:
+        if due is None or not self._allowed(job, s, due):
             s = s._replace(due=None) if s.due is not None else s
-            return self._complete(job, s) if s.planned and s.trigger is None else s
-        if not self._allowed(job, s, due):
-            return self._complete(job, s._replace(due=None))
+            # The lineage ends, once the attempt in progress (if any) is over (``_settle``).
+            ended = due is not None or (s.planned and s.trigger is None)
+            return self._complete(job, s) if ended and s.run is None else s
         return s._replace(due=due, planned=True)
 
     def _recheck(self, job: Job, s: Status) -> Status:
@@ -250,7 +250,7 @@ class Planner:
             job.consecutive_failures = 0
         limit = job.quarantine_after
         if limit is not None and job.consecutive_failures >= limit and s.phase is Phase.ACTIVE:
-            s = self._pause(s)
+            s = self._pause(job, s)
             job.quarantined = True
             self.observer.quarantined(job)
         return self._settle(job, self._occurrence_over(job, s, run))
@@ -329,25 +329,44 @@ class Planner:
     def paused(self, job: Job, wall_now: datetime) -> Status:
         """``pause_job``."""
         self.observer.paused(job)
-        return self._pause(job.status)
+        return self._pause(job, job.status)
+
+    def _pause(self, job: Job, s: Status) -> Status:
+        trigger = s.trigger
+        run = s.run
+        if run is not None and not s.started:
+            if run.kind is RunKind.TRIGGER:
+                trigger = trio.current_time()  # a trigger asked for before the pause
+            elif run.kind is RunKind.RETRY:
+                self._occurrence_dropped(job)
+            return s._replace(phase=Phase.PAUSED, due=None, retry=None, trigger=trigger, run=None)
+        if s.retry is not None:
+            self._occurrence_dropped(job)
+        return s._replace(phase=Phase.PAUSED, due=None, retry=None, trigger=trigger)
 
     @staticmethod
-    def _pause(s: Status) -> Status:
-        trigger = s.trigger
-        if s.run is not None and not s.started:
-            if s.run.kind is RunKind.TRIGGER:
-                trigger = trio.current_time()  # a trigger asked for before the pause
-            return s._replace(phase=Phase.PAUSED, due=None, retry=None, trigger=trigger, run=None)
-        return s._replace(phase=Phase.PAUSED, due=None, retry=None, trigger=trigger)
+    def _occurrence_dropped(job: Job) -> None:
+        """A pending retry was dropped: the occurrence it retried is over.
+
+        It counts as run (for ``MaxRuns`` and ``JobDetails.runs``), as when its last attempt
+        ends.
+        """
+        job.runs += 1
 
     def resumed(self, job: Job, wall_now: datetime) -> Status:
         """``resume_job``: plan from now; a trigger that came while paused runs."""
         job.quarantined = False
         job.consecutive_failures = 0
         self.observer.resumed(job)
+        s = job.status._replace(phase=Phase.ACTIVE)
+        if s.fired != -math.inf and self._next_fire(job, s, _from_ts(s.fired)) is None:
+            # The schedule has nothing after the occurrence that fired last, even if
+            # ``first_after`` would map a past instant to "now": a ``Once`` that has run (or
+            # runs now) must not run again.
+            return self._plan_regular(job, s, None)
         # Planned from now even while an attempt runs: its next run shows at once, and is
         # queued when the attempt is over.
-        return self.plan_first(job, job.status._replace(phase=Phase.ACTIVE), wall_now)
+        return self.plan_first(job, s, wall_now)
 
     def triggered(self, job: Job) -> Status:
         """``trigger_job``: run once as soon as the job is free; coalesces with a pending one."""
@@ -382,5 +401,7 @@ class Planner:
         run = s.run
         if run is not None and not s.started and run.kind is RunKind.REGULAR:
             run = None
+        if s.retry is not None:
+            self._occurrence_dropped(job)
         s = s._replace(run=run, retry=None, due=None, planned=False)
         return self.plan_first(job, s, wall_now)

@@ -406,7 +406,8 @@ class Scheduler(Runtime):
 
         The regular schedule is unchanged.  It never overlaps a running attempt of the same
         job (it runs right after), and triggers that arrive while one is pending coalesce.
-        A trigger on a paused job runs when the job is resumed.
+        A trigger while a retry waits for its delay runs that retry now instead (one attempt,
+        not two).  A trigger on a paused job runs when the job is resumed.
 
         Raises:
             JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
