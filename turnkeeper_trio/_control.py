@@ -1,0 +1,243 @@
+"""The handle's commands and queries: what ``Scheduler`` lets users do to jobs and see of them.
+
+``Scheduler`` inherits this (and, through it, the task tree and shutdown of ``Runtime``);
+``_scheduler.py`` keeps construction and submission.  Every command is one Trio checkpoint
+that applies its change before yielding; queries never block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any, TypeVar, overload
+
+import trio
+
+from ._coordinator import Coordinator
+from ._events import Event, Subscription
+from ._exceptions import SchedulerClosed
+from ._lifetime import Lifetime
+from ._metrics import MetricsSnapshot
+from ._misfire import MisfirePolicy
+from ._models import JobDetails, JobId, JobSummary
+from ._retry import RetryPolicy
+from ._runtime import Runtime
+from ._schedule import Schedule
+from ._submission import UNSET, Signatures, Unset, check_lifetime, validate_changes
+
+__all__ = ["Control"]
+
+E = TypeVar("E", bound=Event)
+
+
+class Control(Runtime):
+    """Commands and queries of a scheduler (the base of ``Scheduler``; internal)."""
+
+    _signatures: Signatures
+
+    # ------------------------------------------------------------------ commands
+
+    async def _command(self) -> Coordinator:
+        await trio.lowlevel.checkpoint_if_cancelled()
+        if self.closing:
+            raise SchedulerClosed("the scheduler is shutting down; jobs can no longer change")
+        return self._coordinator
+
+    async def cancel_job(self, job_id: JobId, *, interrupt: bool = False) -> None:
+        """Cancel the job lineage: it will not run again.  Idempotent.
+
+        Args:
+            job_id: the id ``add_job`` returned.
+            interrupt: also cancel an attempt in progress (it sees ``trio.Cancelled`` and is
+                recorded as cancelled); otherwise a running attempt finishes first.
+
+        Raises:
+            JobNotFound: no such job.
+
+        Example:
+            ```python
+            await s.cancel_job(job)                    # no more runs; a running one finishes
+            await s.cancel_job(job, interrupt=True)     # ... or is cancelled now
+            ```
+        """
+        (await self._command()).cancel(job_id, interrupt=bool(interrupt))
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def interrupt_job(self, job_id: JobId) -> bool:
+        """Cancel the attempt in progress, if any; the lineage goes on to its next run.
+
+        The interrupted attempt is recorded as cancelled and is not retried.
+
+        Returns:
+            Whether an attempt was running.
+
+        Raises:
+            JobNotFound: no such job.
+
+        Example:
+            ```python
+            if await s.interrupt_job(job):
+                print("the running attempt was cancelled; the schedule goes on")
+            ```
+        """
+        interrupted = (await self._command()).interrupt(job_id)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return interrupted
+
+    async def update_job(
+        self,
+        job_id: JobId,
+        *,
+        schedule: Schedule | Unset = UNSET,
+        async_fn: Callable[..., Awaitable[object]] | Unset = UNSET,
+        args: tuple[Any, ...] | Unset = UNSET,
+        name: str | Unset = UNSET,
+        retry: RetryPolicy | Unset | None = UNSET,
+        timeout: float | timedelta | Unset | None = UNSET,
+        lifetime: Lifetime | Unset = UNSET,
+        misfire: MisfirePolicy | Unset = UNSET,
+        quarantine_after: int | Unset | None = UNSET,
+    ) -> None:
+        """Change a live job; only the arguments given change.
+
+        A new schedule recomputes the next run from now (an ``Interval`` without ``start``
+        is re-anchored); the other changes apply from the next attempt.  An attempt in
+        progress finishes with its old settings.
+
+        Raises:
+            JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
+            TypeError, InvalidArgument: as for ``add_job``.
+
+        Example:
+            ```python
+            await s.update_job(job, schedule=tk.Interval.minutes(1), timeout=20)
+            ```
+        """
+        changes = validate_changes(
+            schedule=schedule,
+            async_fn=async_fn,
+            args=args,
+            name=name,
+            retry=retry,
+            timeout=timeout,
+            lifetime=lifetime,
+            misfire=misfire,
+            quarantine_after=quarantine_after,
+        )
+        if "lifetime" in changes:
+            check_lifetime(changes["lifetime"], self._wall_clock.now())
+        (await self._command()).update(job_id, changes, self._signatures)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def trigger_job(self, job_id: JobId) -> None:
+        """Run the job once as soon as possible, outside its schedule.
+
+        The regular schedule is unchanged.  It never overlaps a running attempt of the same
+        job (it runs right after), and triggers that arrive while one is pending coalesce.
+        A trigger while a retry waits for its delay runs that retry now instead (one attempt,
+        not two).  A trigger on a paused job runs when the job is resumed.
+
+        Raises:
+            JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
+
+        Example:
+            ```python
+            await s.trigger_job(job)   # run once now, outside the schedule
+            ```
+        """
+        (await self._command()).trigger(job_id)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def pause_job(self, job_id: JobId) -> None:
+        """Stop running the job until ``resume_job``; a running attempt finishes.
+
+        Occurrences that fall while paused are skipped (not misfires); a pending retry is
+        dropped.  Idempotent.
+
+        Example:
+            ```python
+            await s.pause_job(job)     # no runs until resume_job
+            ```
+        """
+        (await self._command()).pause(job_id)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def resume_job(self, job_id: JobId) -> None:
+        """Resume a paused job: its next run is computed from now.  Idempotent.
+
+        Example:
+            ```python
+            await s.resume_job(job)    # next run planned from now
+            ```
+        """
+        (await self._command()).resume(job_id)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    # ------------------------------------------------------------------ queries
+
+    @overload
+    def subscribe(self, *, buffer_size: int = 256) -> Subscription[Event]: ...
+
+    @overload
+    def subscribe(self, *types: type[E], buffer_size: int = 256) -> Subscription[E]: ...
+
+    def subscribe(self, *types: type[Event], buffer_size: int = 256) -> Subscription[Any]:
+        """Subscribe to the scheduler's events, optionally only to some *types*.
+
+        Each subscription has its own buffer of *buffer_size* events; when it is full, new
+        events for it are dropped and counted (``Subscription.dropped``, and
+        ``events_dropped`` in the metrics) so that a slow reader never slows the scheduler.
+        The stream ends once the scheduler has stopped.
+
+        Example:
+            ```python
+            with scheduler.subscribe(tk.RunFinished, tk.Misfired) as events:
+                async for event in events:
+                    print(event)
+            ```
+
+        Raises:
+            TypeError: a type is not an ``Event`` subclass.
+            SchedulerClosed: the scheduler has stopped.
+        """
+        subscription: Subscription[Any] = Subscription(types, buffer_size)
+        if self._done.is_set():
+            raise SchedulerClosed("the scheduler has stopped; there will be no more events")
+        self._coordinator.subscribe(subscription)
+        return subscription
+
+    def get_job_details(self, job_id: JobId) -> JobDetails:
+        """Return everything known about one job.  Works after shutdown too.
+
+        Raises:
+            JobNotFound: no such job (or it has aged out of the finished-job retention).
+
+        Example:
+            ```python
+            details = s.get_job_details(job)
+            print(details.state.value, details.next_run_at)
+            ```
+        """
+        return self._coordinator.details(job_id)
+
+    def list_all_jobs(self) -> list[JobSummary]:
+        """Return a summary of every known job (live, and finished ones still retained).
+
+        Example:
+            ```python
+            for summary in s.list_all_jobs():
+                print(summary.name, summary.state.value, summary.next_run_at)
+            ```
+        """
+        return self._coordinator.summaries()
+
+    def get_metrics_snapshot(self) -> MetricsSnapshot:
+        """Return the current metrics.  O(1); works after shutdown too.
+
+        Example:
+            ```python
+            m = s.get_metrics_snapshot()
+            print(m.runs_started, m.runs_errored, m.misfires)
+            ```
+        """
+        return self._coordinator.snapshot()
