@@ -82,14 +82,19 @@ class Coordinator:
         if new is old:
             return
         job.status = new
-        run = old.run
-        if run is not None and new.run is not run and not old.started:
+        taken = old.run
+        if taken is not None and new.run is not taken and not old.started:
             # The attempt was taken but never started, and is no longer the job's: whichever
             # worker receives it drops it (the dispatcher stops offering it).
-            run.abandoned = True
-            if run.send_scope is not None:
-                run.send_scope.cancel()
-        due = new.queue_due
+            taken.abandoned = True
+            if taken.send_scope is not None:
+                taken.send_scope.cancel()
+        # Derived inline (this runs a few times for every run): an active job that is free
+        # waits in the queue for its occurrence unless a retry waits (``Status.soon_at``).
+        phase, run = new.phase, new.run
+        active = phase is Phase.ACTIVE
+        free = active and run is None
+        due = new.due.timestamp() if free and new.due is not None and new.retry is None else None
         if due != job.queued:
             if due is None:
                 self.queue.remove(job.key)
@@ -97,14 +102,17 @@ class Coordinator:
                 self.queue.push(job.key, due)
                 self.dispatcher.wake_in(due - self.observer.now().timestamp())
             job.queued = due
-        soon = new.soon_at
+        soon = (new.retry.at if new.retry is not None else new.trigger) if free else None
         if soon != job.soon_at:
             job.soon_at = soon
             if soon is not None:  # an entry replaced or dropped stays behind, stale
                 job.soon_token = token = next(self._tokens)
                 heapq.heappush(self._soon, (soon, token, job.key))
                 self.dispatcher.wake_at(soon)
-        state = new.job_state
+        if active:
+            state = JobState.RUNNING if new.started else JobState.SCHEDULED
+        else:
+            state = new.job_state
         if state is not job.state:
             old_state, job.state = job.state, state
             self.table.state_changed(job, old_state, state)
@@ -220,9 +228,9 @@ class Coordinator:
     @enable_ki_protection
     def drain_reports(self) -> None:
         """Apply every report already sent, in order, without blocking."""
-        take = self.reports.take
-        while (report := take()) is not None:
-            self._apply_report(report)
+        pending = self.reports.pending
+        while pending:
+            self._apply_report(pending.popleft())
 
     @enable_ki_protection
     def _apply_report(self, report: Report) -> None:
@@ -293,7 +301,7 @@ class Coordinator:
             job = self.table.by_key(front[1])
             assert job is not None  # a queued job is live, so it is in the table
             job.queued = None
-            run = self._step(job, self.planner.regular_due, wall_now).run
+            run = self._step(job, self.planner.regular_due, wall_now, wall > front[0]).run
             if run is not None:
                 return run
         return None

@@ -62,28 +62,25 @@ class ReportQueue:
     reports per dispatched run are ever outstanding).  Not a memory channel: a channel's
     ``receive`` hands a value over and *then* checkpoints, so a report taken by a waiting task
     could be overtaken by a later one that somebody else drains meanwhile.  Here a report is
-    taken and applied in one synchronous step (``take_all``), so reports apply in order.
+    taken and applied in one synchronous step, so reports apply in order.
     """
 
-    _reports: deque[Report] = attrs.field(factory=deque)
+    #: Reports not yet applied, oldest first (the coordinator pops them).
+    pending: deque[Report] = attrs.field(factory=deque)
     _arrived: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
 
     def put(self, report: Report) -> None:
         """Send *report* (never blocks)."""
-        self._reports.append(report)
+        self.pending.append(report)
         if self._arrived:
             self._arrived.unpark_all()
 
     async def wait(self) -> None:
         """Wait until a report has been sent (returns at once if one waits)."""
-        if self._reports:
+        if self.pending:
             await trio.lowlevel.checkpoint()
         else:
             await self._arrived.park()
-
-    def take(self) -> Report | None:
-        """The oldest report not yet taken, if any."""
-        return self._reports.popleft() if self._reports else None
 
 
 def error_info(exc: BaseException) -> ErrorInfo:

@@ -114,12 +114,12 @@ class Planner:
         """Make *due* the next regular occurrence, or end the lineage."""
         if due is not None and due.timestamp() <= s.fired:
             due = self._next_fire(job, s, _from_ts(s.fired))
-        if due is None or not self._allowed(job, s, due):
+        if due is None or (type(job.lifetime) is not Forever and not self._allowed(job, s, due)):
             s = s._replace(due=None) if s.due is not None else s
             # The lineage ends, once the attempt in progress (if any) is over (``_settle``).
             ended = due is not None or (s.planned and s.trigger is None)
             return self._complete(job, s) if ended and s.run is None else s
-        return s._replace(due=due, planned=True)
+        return Status(s.phase, due, s.retry, s.trigger, s.run, s.started, s.fired, True)
 
     def _recheck(self, job: Job, s: Status) -> Status:
         """The lifetime may have ended while an occurrence waited: drop it if so."""
@@ -185,13 +185,16 @@ class Planner:
             return self._complete(job, s)
         return s._replace(run=self._make_run(job, RunKind.TRIGGER, wall_now, triggered=True))
 
-    def regular_due(self, job: Job, wall_now: datetime) -> Status:
-        """The job's regular occurrence is due, and the job is free: take it (or skip it)."""
+    def regular_due(self, job: Job, wall_now: datetime, late: bool) -> Status:
+        """The job's regular occurrence is due, and the job is free: take it (or skip it).
+
+        *late*: the wall clock is past the occurrence, so the misfire policy decides.
+        """
         s = job.status
         due = s.due
         assert due is not None  # the queue holds a job only while it has an occurrence
         run_for: datetime | None = due
-        if wall_now > due:
+        if late:
             try:
                 decision = checked_decision(job.misfire.decide(job.schedule, due, wall_now), due)
             except Exception as exc:
@@ -205,12 +208,13 @@ class Planner:
             grace = checked_grace(job.misfire)
         except Exception as exc:
             raise StrategyFailed(s, "misfire policy", exc) from exc
-        s = s._replace(due=None)
         assert run_for is not None  # narrowed above; mypy loses it across the try
-        if not self._allowed(job, s, run_for):  # e.g. Until, passed by a forward clock jump
-            return self._complete(job, s)
+        if type(job.lifetime) is not Forever and not self._allowed(job, s, run_for):
+            return self._complete(job, s._replace(due=None))  # e.g. Until, past a clock jump
         start_by = run_for.timestamp() + grace if grace is not None else math.inf
-        return s._replace(run=self._make_run(job, RunKind.REGULAR, run_for, start_by=start_by))
+        run = self._make_run(job, RunKind.REGULAR, run_for, start_by=start_by)
+        # Built directly rather than by ``_replace``: this is the hot path.
+        return Status(s.phase, None, s.retry, s.trigger, run, False, s.fired, s.planned)
 
     def misfired(self, job: Job, count: int, due: datetime, exact: bool = True) -> None:
         """Count *count* occurrences from *due* on as missed."""
@@ -226,12 +230,13 @@ class Planner:
         fired = s.fired
         if run.kind is RunKind.REGULAR:
             fired = max(fired, run.scheduled_for.timestamp())
-        return s._replace(started=True, fired=fired)
+        return Status(s.phase, s.due, s.retry, s.trigger, s.run, True, fired, s.planned)
 
     def finished(self, job: Job, finished: Finished) -> Status:
         """*finished* reports the job's attempt: record it and plan what comes next."""
         run, outcome = finished.run, finished.outcome
-        s = job.status._replace(run=None, started=False)
+        s = job.status
+        s = Status(s.phase, s.due, s.retry, s.trigger, None, False, s.fired, s.planned)
         if outcome is None:
             if not finished.late:
                 return self._settle(job, self._keep_planned(s, run))

@@ -93,19 +93,12 @@ class Status(NamedTuple):
         return _JOB_STATE[self.phase]
 
     @property
-    def queue_due(self) -> float | None:
-        """The timestamp the job should hold in the queue strategy, if any.
-
-        Only an active job that is free (no attempt taken, no retry waiting) waits there: an
-        occurrence that falls due meanwhile is kept in ``due`` and queued once it is free.
-        """
-        if self.due is None or self.run is not None or self.retry is not None:
-            return None
-        return self.due.timestamp() if self.phase is Phase.ACTIVE else None
-
-    @property
     def soon_at(self) -> float | None:
-        """The Trio deadline of the retry or trigger the dispatcher should wake for, if any."""
+        """The Trio deadline of the retry or trigger the dispatcher should wake for, if any.
+
+        (``Coordinator.install`` derives this, and the queue entry, inline on its hot path:
+        only an active job that is free waits in the queue or the heap.)
+        """
         if self.run is not None or self.phase is not Phase.ACTIVE:
             return None
         if self.retry is not None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, tzinfo
-from inspect import iscoroutinefunction
-from typing import Any
+from inspect import CO_COROUTINE, iscoroutinefunction
+from types import FunctionType
+from typing import Any, cast
 
 from ._exceptions import InvalidArgument
 
@@ -113,6 +114,12 @@ def check_tz(name: str, value: object) -> tzinfo:
 
 def check_async_fn(name: str, fn: object) -> Callable[..., Any]:
     """Reject anything that is not an async callable, saying how to wrap a sync one."""
+    # The common cases, told without inspect's walk (this runs for every add_job): an
+    # `async def` function, or an object whose class defines `async def __call__`.
+    kind = type(fn)
+    code = fn if kind is FunctionType else vars(kind).get("__call__")
+    if type(code) is FunctionType and code.__code__.co_flags & CO_COROUTINE:
+        return cast("Callable[..., Any]", fn)
     if iscoroutinefunction(fn):
         return fn  # the common case: an `async def` function
     if not callable(fn):
