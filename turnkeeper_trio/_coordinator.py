@@ -71,6 +71,11 @@ class Coordinator:
     closing: bool = False
     _soon: list[tuple[float, int, int]] = attrs.field(factory=list)
     _tokens: itertools.count[int] = attrs.field(factory=itertools.count)
+    #: The live entry of each job in ``_soon``, by job key: (deadline, token).  Kept here,
+    #: not on the job, since most jobs never have one.
+    _soon_live: dict[int, tuple[float, int]] = attrs.field(factory=dict)
+    #: The job whose queue entry ``_pop_regular`` has just taken out.
+    _popped: Job | None = None
     #: Workers' reports, applied in the order they were sent.
     reports: ReportQueue = attrs.field(factory=ReportQueue)
 
@@ -90,32 +95,32 @@ class Coordinator:
             if taken.send_scope is not None:
                 taken.send_scope.cancel()
         # Derived inline (this runs a few times for every run): an active job that is free
-        # waits in the queue for its occurrence unless a retry waits (``Status.soon_at``).
-        phase, run = new.phase, new.run
-        active = phase is Phase.ACTIVE
-        free = active and run is None
-        due = new.due.timestamp() if free and new.due is not None and new.retry is None else None
-        if due != job.queued:
-            if due is None:
+        # waits in the queue for its occurrence unless a retry waits (``Status.soon_at``),
+        # and in the heap for its retry or trigger.
+        active = new.phase is Phase.ACTIVE
+        free = active and new.run is None
+        was_free = old.phase is Phase.ACTIVE and old.run is None
+        queued = old.due if was_free and old.retry is None and job is not self._popped else None
+        due = new.due if free and new.retry is None else None
+        if due is None:
+            if queued is not None:
                 self.queue.remove(job.key)
-            else:
-                self.queue.push(job.key, due)
-                self.dispatcher.wake_in(due - self.observer.now().timestamp())
-            job.queued = due
+        elif due is not queued:
+            timestamp = due.timestamp()
+            self.queue.push(job.key, timestamp)
+            self.dispatcher.wake_in(timestamp - self.observer.now().timestamp())
         soon = (new.retry.at if new.retry is not None else new.trigger) if free else None
-        if soon != job.soon_at:
-            job.soon_at = soon
-            if soon is not None:  # an entry replaced or dropped stays behind, stale
-                job.soon_token = token = next(self._tokens)
+        entries = self._soon_live
+        entry = entries.get(job.key)
+        if soon != (entry[0] if entry is not None else None):
+            if soon is None:
+                del entries[job.key]  # the heap entry stays behind, stale
+            else:
+                entries[job.key] = (soon, token := next(self._tokens))
                 heapq.heappush(self._soon, (soon, token, job.key))
                 self.dispatcher.wake_at(soon)
-        if active:
-            state = JobState.RUNNING if new.started else JobState.SCHEDULED
-        else:
-            state = new.job_state
-        if state is not job.state:
-            old_state, job.state = job.state, state
-            self.table.state_changed(job, old_state, state)
+        if new.phase is not old.phase:  # the table counts paused and finished jobs
+            self.table.state_changed(job, old.job_state, new.job_state)
 
     def _step(
         self,
@@ -281,13 +286,15 @@ class Coordinator:
         while soon:
             deadline, token, key = soon[0]
             job = self.table.by_key(key)
-            if job is None or job.soon_token != token or job.soon_at is None:
+            entry = self._soon_live.get(key)
+            if entry is None or entry[1] != token:
                 heapq.heappop(soon)  # stale: replaced, dropped, or the job is gone
                 continue
             if deadline > now:
                 return None
             heapq.heappop(soon)
-            job.soon_at = None
+            del self._soon_live[key]
+            assert job is not None  # a job with a live entry is live, so in the table
             run = self._step(job, self.planner.soon_due, self.observer.now()).run
             if run is not None:
                 return run
@@ -300,8 +307,11 @@ class Coordinator:
             queue.pop()
             job = self.table.by_key(front[1])
             assert job is not None  # a queued job is live, so it is in the table
-            job.queued = None
-            run = self._step(job, self.planner.regular_due, wall_now, wall > front[0]).run
+            self._popped = job  # its queue entry is gone: install must not remove it again
+            try:
+                run = self._step(job, self.planner.regular_due, wall_now, wall > front[0]).run
+            finally:
+                self._popped = None
             if run is not None:
                 return run
         return None

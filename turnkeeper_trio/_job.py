@@ -77,7 +77,7 @@ class RunKind(enum.Enum):
     TRIGGER = "trigger"  # an out-of-band occurrence asked for by trigger_job
 
 
-@attrs.define(eq=False, slots=True)
+@attrs.define(eq=False, slots=True, weakref_slot=False)
 class Run:
     """One attempt taken by the dispatcher, from the dispatch buffer to its report.
 
@@ -103,7 +103,7 @@ class Run:
     send_scope: trio.CancelScope | None = None
 
 
-@attrs.define(eq=False, slots=True)
+@attrs.define(eq=False, slots=True, weakref_slot=False)
 class Job:
     """A job lineage's live state.  Owned and mutated by the coordinator only."""
 
@@ -120,22 +120,20 @@ class Job:
     added_at: datetime
     #: The lifecycle (see ``_state``): written only by ``Coordinator.install``.
     status: Status = attrs.field(factory=Status)
-    #: Derived from ``status`` when it is installed: the visible state, the timestamp the
-    #: queue strategy holds for the job, and its entry in the retry/trigger heap.
-    state: JobState = JobState.SCHEDULED
-    queued: float | None = None
-    soon_at: float | None = None
-    soon_token: int = 0
     runs: int = 0
     misfires: int = 0
-    #: Attempts by outcome and the latest records; made at the first outcome, since most
-    #: pending jobs have none yet (this keeps a pending job small).
-    counts: dict[Outcome, int] | None = None
-    history: deque[RunRecord] | None = None
+    #: Attempts by outcome and the latest run records, made together at the first outcome
+    #: (most pending jobs have none yet: this keeps a pending job small).
+    records: tuple[dict[Outcome, int], deque[RunRecord]] | None = None
     error: ErrorInfo | None = None
     #: Occurrences in a row whose last attempt failed, errored or timed out.
     consecutive_failures: int = 0
     quarantined: bool = False
+
+    @property
+    def state(self) -> JobState:
+        """The state users see (derived from ``status``)."""
+        return self.status.job_state
 
     @property
     def key(self) -> int:
@@ -153,7 +151,7 @@ class Job:
 
     def details(self, next_run_at: datetime | None) -> JobDetails:
         """The job's frozen details."""
-        counts = self.counts or {}
+        counts, history = self.records or ({}, ())
         return JobDetails(
             id=self.id,
             name=self.name,
@@ -176,7 +174,7 @@ class Job:
             misfires=self.misfires,
             trigger_pending=self.status.trigger is not None,
             added_at=self.added_at,
-            last_runs=tuple(self.history or ()),
+            last_runs=tuple(history),
             error=self.error,
             quarantine_after=self.quarantine_after,
             consecutive_failures=self.consecutive_failures,

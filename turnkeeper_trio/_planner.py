@@ -305,11 +305,11 @@ class Planner:
     def _record(self, job: Job, run: Run, finished: Finished, outcome: Outcome) -> None:
         assert finished.started_at is not None
         assert finished.finished_at is not None
-        if job.counts is None:
-            job.counts, job.history = {}, deque(maxlen=self.history_size)
-        job.counts[outcome] = job.counts.get(outcome, 0) + 1
-        assert job.history is not None
-        job.history.append(
+        if job.records is None:
+            job.records = ({}, deque(maxlen=self.history_size))
+        counts, history = job.records
+        counts[outcome] = counts.get(outcome, 0) + 1
+        history.append(
             RunRecord(
                 run_id=run.run_id,
                 attempt=run.attempt,
