@@ -295,7 +295,7 @@ class Coordinator:
             heapq.heappop(soon)
             del self._soon_live[key]
             assert job is not None  # a job with a live entry is live, so in the table
-            run = self._step(job, self.planner.soon_due, self.observer.now()).run
+            run = self._step(job, self.planner.soon_due).run
             if run is not None:
                 return run
         return None
@@ -350,7 +350,7 @@ class Coordinator:
         """Stop planning runs for the job until it is resumed."""
         job = self.live_job(job_id, "pause")
         if job.status.phase is not Phase.PAUSED:
-            self._step(job, self.planner.paused, self.observer.now())
+            self._step(job, self.planner.paused)
 
     @enable_ki_protection
     def resume(self, job_id: JobId) -> None:

@@ -167,7 +167,7 @@ class Planner:
         """The coordinator took the job in."""
         return self.plan_first(job, job.status, anchor)
 
-    def soon_due(self, job: Job, wall_now: datetime) -> Status:
+    def soon_due(self, job: Job) -> Status:
         """The job's retry or trigger is due, and the job is free: take the attempt."""
         s = job.status
         retry = s.retry
@@ -181,6 +181,7 @@ class Planner:
             )
             return s._replace(retry=None, run=run)
         s = s._replace(trigger=None)
+        wall_now = self.observer.now()  # a trigger runs for the moment it starts
         if not self._allowed(job, s, wall_now):
             return self._complete(job, s)
         return s._replace(run=self._make_run(job, RunKind.TRIGGER, wall_now, triggered=True))
@@ -331,7 +332,7 @@ class Planner:
         self.observer.cancelled(job)
         return _final(job.status, Phase.CANCELLED)
 
-    def paused(self, job: Job, wall_now: datetime) -> Status:
+    def paused(self, job: Job) -> Status:
         """``pause_job``."""
         self.observer.paused(job)
         return self._pause(job, job.status)
