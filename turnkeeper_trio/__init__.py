@@ -14,6 +14,8 @@ Example:
 """
 
 from . import abc as abc
+from ._codec import Codec as Codec
+from ._codec import StoredValueError as StoredValueError
 from ._cron import Cron as Cron
 from ._events import ClockJumped as ClockJumped
 from ._events import Event as Event
@@ -35,6 +37,7 @@ from ._exceptions import InvalidArgument as InvalidArgument
 from ._exceptions import InvalidSchedule as InvalidSchedule
 from ._exceptions import JobFinished as JobFinished
 from ._exceptions import JobNotFound as JobNotFound
+from ._exceptions import JobNotLoaded as JobNotLoaded
 from ._exceptions import SchedulerClosed as SchedulerClosed
 from ._exceptions import SchedulerNotRunning as SchedulerNotRunning
 from ._exceptions import StagingFull as StagingFull
@@ -55,6 +58,7 @@ from ._models import JobSummary as JobSummary
 from ._models import Outcome as Outcome
 from ._models import OutcomeCounts as OutcomeCounts
 from ._models import RunRecord as RunRecord
+from ._models import SkippedRange as SkippedRange
 from ._models import current_job as current_job
 from ._queue import HeapQueue as HeapQueue
 from ._queue import IndexedHeapQueue as IndexedHeapQueue
@@ -65,6 +69,11 @@ from ._scheduler import open_scheduler as open_scheduler
 from ._simple_schedules import Interval as Interval
 from ._simple_schedules import Never as Never
 from ._simple_schedules import Once as Once
+from ._sqlite import SQLiteStore as SQLiteStore
+from ._store import MemoryStore as MemoryStore
+from ._store import StoreCorrupt as StoreCorrupt
+from ._store import StoreError as StoreError
+from ._store import StoreLocked as StoreLocked
 from ._wallclock import SystemWallClock as SystemWallClock
 from ._weekday import WeekdayTimes as WeekdayTimes
 
@@ -75,6 +84,7 @@ __all__ = [
     "CatchUp",
     "ClockJumped",
     "Coalesce",
+    "Codec",
     "Cron",
     "ErrorInfo",
     "Event",
@@ -96,12 +106,14 @@ __all__ = [
     "JobFinished",
     "JobId",
     "JobNotFound",
+    "JobNotLoaded",
     "JobPaused",
     "JobResumed",
     "JobState",
     "JobSummary",
     "JobUpdated",
     "MaxRuns",
+    "MemoryStore",
     "MetricsSnapshot",
     "Misfired",
     "Never",
@@ -112,11 +124,17 @@ __all__ = [
     "RunFinished",
     "RunRecord",
     "RunStarted",
+    "SQLiteStore",
     "Scheduler",
     "SchedulerClosed",
     "SchedulerNotRunning",
     "ShutdownStarted",
+    "SkippedRange",
     "StagingFull",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
+    "StoredValueError",
     "Subscription",
     "SystemWallClock",
     "TurnKeeperError",

@@ -37,6 +37,14 @@ class Control(Runtime):
 
     # ------------------------------------------------------------------ commands
 
+    async def _applied(self) -> None:
+        """The command was applied: with a durable store, return once it is written."""
+        journal = self._coordinator.journal
+        if journal is None:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        else:
+            await journal.wait_saved()
+
     async def _command(self) -> Coordinator:
         await trio.lowlevel.checkpoint_if_cancelled()
         if self.closing:
@@ -61,7 +69,7 @@ class Control(Runtime):
             ```
         """
         (await self._command()).cancel(job_id, interrupt=bool(interrupt))
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        await self._applied()
 
     async def interrupt_job(self, job_id: JobId) -> bool:
         """Cancel the attempt in progress, if any; the lineage goes on to its next run.
@@ -81,7 +89,7 @@ class Control(Runtime):
             ```
         """
         interrupted = (await self._command()).interrupt(job_id)
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        await self._applied()
         return interrupted
 
     async def update_job(
@@ -127,7 +135,7 @@ class Control(Runtime):
         if "lifetime" in changes:
             check_lifetime(changes["lifetime"], self._wall_clock.now())
         (await self._command()).update(job_id, changes, self._signatures)
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        await self._applied()
 
     async def trigger_job(self, job_id: JobId) -> None:
         """Run the job once as soon as possible, outside its schedule.
@@ -146,7 +154,7 @@ class Control(Runtime):
             ```
         """
         (await self._command()).trigger(job_id)
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        await self._applied()
 
     async def pause_job(self, job_id: JobId) -> None:
         """Stop running the job until ``resume_job``; a running attempt finishes.
@@ -160,7 +168,7 @@ class Control(Runtime):
             ```
         """
         (await self._command()).pause(job_id)
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        await self._applied()
 
     async def resume_job(self, job_id: JobId) -> None:
         """Resume a paused job: its next run is computed from now.  Idempotent.
@@ -171,7 +179,7 @@ class Control(Runtime):
             ```
         """
         (await self._command()).resume(job_id)
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        await self._applied()
 
     # ------------------------------------------------------------------ queries
 

@@ -27,16 +27,18 @@ import itertools
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Concatenate, ParamSpec
+from typing import Any, Concatenate, ParamSpec
 
 import attrs
 import trio
 from trio.lowlevel import enable_ki_protection
 
 from . import _events as ev
+from ._codec import Codecs, StoredValueError
 from ._compat import in_trio_run
 from ._dispatcher import Dispatcher
-from ._exceptions import JobFinished, JobNotFound
+from ._durable import Journal, attach, definition_of, phase_of, restore, unloadable_job
+from ._exceptions import JobFinished, JobNotFound, JobNotLoaded
 from ._job import Job, JobSpec, Run
 from ._metrics import MetricsSnapshot
 from ._models import JobDetails, JobId, JobState, JobSummary
@@ -46,6 +48,7 @@ from ._planner import Planner, StrategyFailed
 from ._queue import JobQueue
 from ._staging import StagingBuffer
 from ._state import Phase, Status
+from ._store import JobRow, Loaded
 from ._submission import Signatures
 from ._table import JobTable
 
@@ -78,6 +81,12 @@ class Coordinator:
     _popped: Job | None = None
     #: Workers' reports, applied in the order they were sent.
     reports: ReportQueue = attrs.field(factory=ReportQueue)
+    #: Writes every change behind the transitions, with a durable store only.
+    journal: Journal | None = None
+    #: The jobs known by key: given to ``add_job``, or (durable stores) every stored one.
+    keys: dict[str, JobId] = attrs.field(factory=dict)
+    #: Stored jobs this process cannot run (their function does not import).
+    unloadable: int = 0
 
     # ------------------------------------------------------------------ the one writer
 
@@ -136,6 +145,8 @@ class Coordinator:
         except StrategyFailed as failure:
             new = self.planner.failed(job, failure)
         self.install(job, new)
+        if self.journal is not None:
+            self.journal.changed(job)
         return new
 
     # ------------------------------------------------------------------ intake
@@ -175,10 +186,26 @@ class Coordinator:
         self.observer.metrics.staging_rejected += 1
 
     @enable_ki_protection
-    def stage(self, spec: JobSpec) -> None:
-        """Accept a submission into the staging buffer (the caller made sure it fits)."""
+    def stage(self, spec: JobSpec) -> JobId:
+        """Accept a submission into the staging buffer (the caller made sure it fits).
+
+        A key the scheduler knows attaches instead (``attach``): the job keeps its id, and
+        its new definition applies at once, or replaces the one still staged.  Returns the
+        job's id.
+        """
+        key = spec.id._key
+        if key is not None:
+            known = self.keys.get(key)
+            if known is not None:
+                if self.staging.get(known.value) is not None:
+                    self.staging.put(attrs.evolve(spec, id=known))  # replaces it in place
+                else:
+                    self.ingest(attrs.evolve(spec, id=known, attach=True))
+                return known
+            self.keys[key] = spec.id
         self.staging.put(spec)
         self.observer.metrics.jobs_submitted += 1
+        return spec.id
 
     async def intake_loop(self) -> None:
         """Take in staged submissions as they arrive, a whole batch per wake-up."""
@@ -188,11 +215,119 @@ class Coordinator:
 
     @enable_ki_protection
     def ingest(self, spec: JobSpec) -> None:
-        """Take a submitted job into the table and plan its first run."""
+        """Take a submitted job into the table and plan its first run (or attach)."""
+        if spec.attach:
+            self._attach(spec)
+            return
         job = spec.to_job()
         self.table.add(job)
         self.observer.added(job)
         self._step(job, self.planner.added, spec.submitted_at)
+
+    def _attach(self, spec: JobSpec) -> None:
+        """A key that names a known job was added again: its code's definition wins."""
+        job = self.table.get(spec.id)
+        if job is None or job.status.phase.is_final:
+            return  # finished (and maybe forgotten): re-adding its key changes nothing
+        if job.broken is not None:
+            self._repair(job, spec)
+            return
+        changed = attach(job, spec)
+        if changed:
+            self._step(job, self.planner.redefined, changed)
+
+    # ------------------------------------------------------------------ a store's jobs
+
+    @enable_ki_protection
+    def load(self, loaded: Loaded, new_id: Callable[[str], JobId], codecs: Codecs) -> None:
+        """Take in the jobs a durable store holds, settling attempts a crash cut off."""
+        self.planner.first_run_id(loaded.max_run_id + 1)
+        wall_now = self.observer.now()
+        for row in loaded.jobs:
+            job_id = new_id(row.key)
+            self.keys[row.key] = job_id
+            try:
+                job, status, taken = restore(
+                    row, job_id, codecs, loaded, self.planner.history_size, wall_now
+                )
+            except (ImportError, StoredValueError) as exc:
+                self._load_broken(row, job_id, exc)
+                continue
+            self.table.add(job)
+            self.install(job, status)
+            if taken is not None:
+                self._step(job, self.planner.recovered, taken)
+
+    def _load_broken(self, row: JobRow, job_id: JobId, exc: Exception) -> None:
+        job = unloadable_job(row, job_id, exc)
+        self.table.add(job)
+        self.install(job, job.status._replace(phase=phase_of(row.phase)))
+        self.unloadable += 1
+        module = getattr(exc, "name", None) or str(row.definition.get("fn", "?"))
+        self.observer.log.warning(
+            "stored job %r (key %r) cannot run in this process: %s (module %s); it is kept "
+            "as stored, and runs again once code that has it attaches to the key",
+            job.name,
+            row.key,
+            exc,
+            module,
+            extra={"job_id": str(job_id), "job_key": row.key, "job_name": job.name},
+        )
+
+    def _repair(self, job: Job, spec: JobSpec) -> None:
+        """A deploy that has the function re-added the key of a job this one could not load."""
+        assert job.broken is not None
+        assert spec.definition is not None
+        row = attrs.evolve(
+            job.broken,
+            definition={
+                **spec.definition,
+                "added_at": job.broken.definition.get("added_at", spec.submitted_at.timestamp()),
+            },
+        )
+        fresh, status, taken = restore(
+            row,
+            job.id,
+            self.journal_codecs(),
+            Loaded(),
+            self.planner.history_size,
+            self.observer.now(),
+        )
+        for field in attrs.fields(Job):
+            if field.name != "status":
+                setattr(job, field.name, getattr(fresh, field.name))
+        self.unloadable -= 1
+        self.install(job, status._replace(phase=job.status.phase))
+        if taken is not None:
+            self._step(job, self.planner.recovered, taken)
+        elif self.journal is not None:
+            self.journal.changed(job)
+
+    def journal_codecs(self) -> Codecs:
+        """The codecs of the durable store."""
+        assert self.journal is not None
+        return self.journal.store.codecs
+
+    def definition(self, job: Job, changes: dict[str, object]) -> dict[str, Any] | None:
+        """The stored definition *job* would have with *changes*; ``TypeError`` if none."""
+        if self.journal is None:
+            return None
+        fields: dict[str, Any] = {
+            "name": job.name,
+            "fn": job.fn,
+            "args": job.args,
+            "schedule": job.given if job.given is not None else job.schedule,
+            "retry": job.retry,
+            "timeout": job.timeout,
+            "lifetime": job.lifetime,
+            "misfire": job.misfire,
+            "quarantine_after": job.quarantine_after,
+        }
+        for name, value in changes.items():
+            fields[_JOB_FIELD.get(name, name)] = value
+        return definition_of(
+            self.journal_codecs(), on_crash=job.on_crash, added_at=job.added_at, **fields
+        )
 
     @enable_ki_protection
     def ingest_staged_now(self) -> None:
@@ -216,8 +351,13 @@ class Coordinator:
         return job
 
     def live_job(self, job_id: object, action: str) -> Job:
-        """Like ``job``, but refuse jobs that have finished."""
+        """Like ``job``, but refuse jobs that have finished or that this process cannot run."""
         job = self.job(job_id)
+        if job.broken is not None:
+            raise JobNotLoaded(
+                f"cannot {action} {job.id} (key {job.id.key!r}): it cannot run in this process "
+                f"({job.error.message if job.error else 'not loaded'})"
+            )
         if job.status.phase.is_final:
             raise JobFinished(f"cannot {action} {job.id}: the job is {job.state.value}")
         return job
@@ -327,6 +467,7 @@ class Coordinator:
             if interrupt and phase is Phase.CANCELLED:
                 self._interrupt(job)  # a plain cancel first, the interrupt now
             return
+        job = self.live_job(job_id, "cancel")
         self._step(job, self.planner.cancelled)
         if interrupt:
             self._interrupt(job)
@@ -375,8 +516,13 @@ class Coordinator:
             assert callable(fn)
             assert isinstance(args, tuple)
             signatures.check(fn, args)
+        definition = self.definition(job, changes)  # refuses what a store cannot keep
         for name, value in changes.items():
             setattr(job, _JOB_FIELD.get(name, name), value)
+        if "schedule" in changes:
+            job.given = job.schedule
+        if definition is not None:
+            job.definition = definition
         self._step(job, self.planner.updated, tuple(changes), self.observer.now())
 
     # ------------------------------------------------------------------ queries
@@ -419,4 +565,5 @@ class Coordinator:
             jobs_paused=self.table.paused,
             staging_buffered=len(self.staging),
             stale=self.queue.stale_entries,
+            unloadable=self.unloadable,
         )

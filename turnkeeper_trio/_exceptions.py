@@ -28,6 +28,7 @@ __all__ = [
     "InvalidSchedule",
     "JobFinished",
     "JobNotFound",
+    "JobNotLoaded",
     "SchedulerClosed",
     "SchedulerNotRunning",
     "StagingFull",
@@ -139,5 +140,23 @@ class InvalidArgument(TurnKeeperError, ValueError):
             await s.add_job(tk.Interval(60), poll, timeout=-1)
         except tk.InvalidArgument as exc:
             print(exc)   # timeout must be positive ..., got -1
+        ```
+    """
+
+
+class JobNotLoaded(TurnKeeperError, RuntimeError):
+    """The job is in the store but this process cannot run it, so it cannot change it.
+
+    Its function does not import here, or its stored definition cannot be read (the
+    reason is in ``JobDetails.error``).  Deploy code that has the function, or call
+    ``add_job`` with the job's key and a function this code has: that replaces the
+    definition and the job runs again from where it was.
+
+    Example:
+        ```python
+        try:
+            await s.pause_job(job)
+        except tk.JobNotLoaded as exc:
+            log.warning("cannot pause %s here: %s", job.key, exc)
         ```
     """

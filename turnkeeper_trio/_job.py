@@ -22,10 +22,12 @@ from ._models import (
     Outcome,
     OutcomeCounts,
     RunRecord,
+    SkippedRange,
 )
 from ._retry import RetryPolicy
 from ._schedule import Schedule
 from ._state import Status
+from ._store import JobRow
 
 __all__ = ["Job", "JobSpec", "Run", "RunKind"]
 
@@ -47,6 +49,12 @@ class JobSpec:
     misfire: MisfirePolicy
     quarantine_after: int | None
     submitted_at: datetime
+    #: What a restart does with an attempt cut off by a crash: ``"rerun"`` or ``"skip"``.
+    on_crash: str = "rerun"
+    #: The definition as a durable store writes it (``None`` with ``MemoryStore``).
+    definition: dict[str, Any] | None = None
+    #: The key named a job the scheduler knows: attach to it rather than add one.
+    attach: bool = False
 
     def to_job(self) -> Job:
         """The live record this submission becomes when the coordinator takes it in."""
@@ -62,6 +70,9 @@ class JobSpec:
             misfire=self.misfire,
             quarantine_after=self.quarantine_after,
             added_at=self.submitted_at,
+            given=self.schedule,
+            on_crash=self.on_crash,
+            definition=self.definition,
         )
 
     def staged_details(self) -> JobDetails:
@@ -129,6 +140,16 @@ class Job:
     #: Occurrences in a row whose last attempt failed, errored or timed out.
     consecutive_failures: int = 0
     quarantined: bool = False
+    #: The schedule as given (``schedule`` is it anchored): what a re-added key compares.
+    given: Schedule | None = None
+    on_crash: str = "rerun"
+    #: The definition as a durable store writes it (``None`` with ``MemoryStore``).
+    definition: dict[str, Any] | None = None
+    #: The latest ranges of occurrences that did not run (made at the first one).
+    skips: deque[SkippedRange] | None = None
+    #: A stored job this process cannot run (its function does not import): the row as
+    #: stored, kept unchanged until a deploy that can run it attaches to its key.
+    broken: JobRow | None = None
 
     @property
     def state(self) -> JobState:
@@ -179,4 +200,6 @@ class Job:
             quarantine_after=self.quarantine_after,
             consecutive_failures=self.consecutive_failures,
             quarantined=self.quarantined,
+            skipped=tuple(self.skips or ()),
+            on_crash=self.on_crash,
         )

@@ -124,6 +124,8 @@ class MetricsSnapshot:
         clock_jumps: wall-clock jumps detected (NTP steps, suspend/resume).
         events_dropped: events that subscribers missed because their buffers were full.
         queue_stale_entries: stale entries held by a ``HeapQueue``.
+        jobs_unloadable: stored jobs this process cannot run, because their function does
+            not import or their definition cannot be read (see ``JobDetails.error``).
         run_duration: seconds from start to end of attempts (Trio clock).
         dispatch_lateness: seconds from an occurrence's due instant to its start (wall clock).
 
@@ -160,6 +162,7 @@ class MetricsSnapshot:
     queue_stale_entries: int
     run_duration: Aggregate
     dispatch_lateness: Aggregate
+    jobs_unloadable: int = 0
 
     @property
     def runs_finished(self) -> int:
@@ -196,7 +199,13 @@ class Metrics:
     dispatch_lateness: _Accumulator = attrs.field(factory=_Accumulator)
 
     def snapshot(
-        self, *, jobs_live: int, jobs_paused: int, staging_buffered: int, stale: int
+        self,
+        *,
+        jobs_live: int,
+        jobs_paused: int,
+        staging_buffered: int,
+        stale: int,
+        unloadable: int = 0,
     ) -> MetricsSnapshot:
         """Freeze the counters together with the current gauges."""
         outcomes = self.outcomes
@@ -226,4 +235,5 @@ class Metrics:
             queue_stale_entries=stale,
             run_duration=self.run_duration.freeze(),
             dispatch_lateness=self.dispatch_lateness.freeze(),
+            jobs_unloadable=unloadable,
         )

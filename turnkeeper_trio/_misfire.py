@@ -244,3 +244,17 @@ def checked_decision(value: object, due: datetime) -> MisfireDecision:
                 f"occurrence {due.isoformat()}: {value.next_due.isoformat()}"
             )
     return value
+
+
+def last_skipped(schedule: Schedule, due: datetime, count: int, bound: datetime) -> datetime:
+    """The newest of *count* skipped occurrences from *due*, all before or at *bound*.
+
+    Used to record a skipped range; a schedule that raises here gets *due* (the range's
+    first occurrence) rather than failing the job over a record.
+    """
+    if count <= 1 or bound <= due:
+        return due
+    try:
+        return _latest(schedule, due, bound)
+    except Exception:
+        return due

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import UTC, datetime
 
 import attrs
 
@@ -23,6 +23,7 @@ __all__ = [
     "Outcome",
     "OutcomeCounts",
     "RunRecord",
+    "SkippedRange",
     "current_job",
 ]
 
@@ -47,6 +48,17 @@ class JobId:
     value: int
     #: The scheduler that made the id (``None`` for one built by hand).
     scheduler: object = attrs.field(default=None, kw_only=True, order=False, repr=False)
+    _key: str | None = attrs.field(default=None, kw_only=True, eq=False, order=False)
+
+    @property
+    def key(self) -> str:
+        """The job's stable identity in its store: the ``key`` given to ``add_job``.
+
+        Without one, a durable store generated a unique key when the job was added; in
+        memory it is ``"~"`` and the number.  Keys outlive the process, numbers do not: use
+        the key to find a job again after a restart.
+        """
+        return self._key if self._key is not None else f"~{self.value}"
 
     def __str__(self) -> str:
         return f"job-{self.value}"
@@ -153,6 +165,30 @@ class RunRecord:
 
 
 @attrs.frozen
+class SkippedRange:
+    """Occurrences of a job that did not run: *count* of them, from *first* to *last*.
+
+    *reason* says why: ``"misfire"`` (the misfire policy skipped or coalesced them: the
+    scheduler was busy, suspended, or down), ``"crashed"`` (an attempt of a job with
+    ``on_crash="skip"`` was cut off by a crash, so it is not run again) or
+    ``"unimportable"``.  *exact* is ``False`` when there were so many that the count is a
+    lower bound.
+
+    Example:
+        ```python
+        for skipped in s.get_job_details(job).skipped:
+            print(skipped.count, skipped.reason, skipped.first, skipped.last)
+        ```
+    """
+
+    first: datetime
+    last: datetime
+    count: int
+    reason: str
+    exact: bool = True
+
+
+@attrs.frozen
 class OutcomeCounts:
     """How many attempts of a job ended in each way.
 
@@ -207,6 +243,9 @@ class JobDetails:
         quarantine_after: the job is paused after this many failed occurrences in a row.
         consecutive_failures: failed occurrences in a row so far (a success resets it).
         quarantined: the job was paused by its quarantine (``resume_job`` lifts it).
+        skipped: the latest ranges of occurrences that did not run, and why.
+        on_crash: ``"rerun"`` or ``"skip"``: what a restart does with an attempt that a
+            crash cut off (see ``add_job``).
 
     Example:
         ```python
@@ -237,6 +276,8 @@ class JobDetails:
     quarantine_after: int | None = None
     consecutive_failures: int = 0
     quarantined: bool = False
+    skipped: tuple[SkippedRange, ...] = ()
+    on_crash: str = "rerun"
 
 
 @attrs.frozen
@@ -257,6 +298,16 @@ class JobContext:
     scheduled_for: datetime
     run_id: int
     triggered: bool
+
+    @property
+    def occurrence_id(self) -> str:
+        """A stable name for this occurrence: the same for its retries and its re-runs.
+
+        ``"<job key>@<scheduled_for in ISO 8601, UTC>"``: a re-run after a crash, or on
+        another process of the same store, has the same one, so use it as an idempotency
+        key for the job's side effects.
+        """
+        return f"{self.job_id.key}@{self.scheduled_for.astimezone(UTC).isoformat()}"
 
 
 _current_job: ContextVar[JobContext] = ContextVar("turnkeeper_trio.current_job")

@@ -24,7 +24,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
@@ -32,11 +33,15 @@ import trio
 from ._boundary import checked_allows, checked_delay, checked_fire, checked_grace, checked_schedule
 from ._job import Job, Run, RunKind
 from ._lifetime import Forever
-from ._misfire import checked_decision
-from ._models import Outcome, RunRecord
+from ._misfire import checked_decision, last_skipped
+from ._models import Outcome, RunRecord, SkippedRange
 from ._observer import Observer
 from ._outcome import Finished, error_info
 from ._state import Phase, Retry, Status
+from ._store import SKIPS_KEPT
+
+if TYPE_CHECKING:
+    from ._durable import Journal, Recovered
 
 __all__ = ["Planner", "StrategyFailed"]
 
@@ -70,6 +75,12 @@ class Planner:
     observer: Observer
     history_size: int
     _run_ids: itertools.count[int] = attrs.field(factory=lambda: itertools.count(1))
+    #: Told of each attempt recorded and each range skipped (a durable store only).
+    journal: Journal | None = None
+
+    def first_run_id(self, run_id: int) -> None:
+        """Number new attempts from *run_id* on (after those of a store's earlier lives)."""
+        self._run_ids = itertools.count(run_id)
 
     # ------------------------------------------------------------------ strategies
 
@@ -201,7 +212,13 @@ class Planner:
             except Exception as exc:
                 raise StrategyFailed(s, "misfire policy or schedule", exc) from exc
             if decision.skipped:
-                self.misfired(job, decision.skipped, due, decision.counted_exactly)
+                before = (
+                    wall_now
+                    if decision.run_for is None
+                    else decision.run_for - timedelta(microseconds=1)
+                )
+                last = last_skipped(job.schedule, due, decision.skipped, before)
+                self.misfired(job, decision.skipped, due, decision.counted_exactly, last)
             run_for = decision.run_for
             if run_for is None:
                 return self._plan_regular(job, s._replace(due=None), decision.next_due)
@@ -217,10 +234,27 @@ class Planner:
         # Built directly rather than by ``_replace``: this is the hot path.
         return Status(s.phase, None, s.retry, s.trigger, run, False, s.fired, s.planned)
 
-    def misfired(self, job: Job, count: int, due: datetime, exact: bool = True) -> None:
-        """Count *count* occurrences from *due* on as missed."""
+    def misfired(
+        self,
+        job: Job,
+        count: int,
+        due: datetime,
+        exact: bool = True,
+        last: datetime | None = None,
+    ) -> None:
+        """Count *count* occurrences from *due* (to *last*) on as missed."""
         job.misfires += count
         self.observer.misfired(job, count, due, exact)
+        self._skipped(
+            job, SkippedRange(due, due if last is None else last, count, "misfire", exact)
+        )
+
+    def _skipped(self, job: Job, skipped: SkippedRange) -> None:
+        if job.skips is None:
+            job.skips = deque(maxlen=SKIPS_KEPT)
+        job.skips.append(skipped)
+        if self.journal is not None:
+            self.journal.skipped(job, skipped)
 
     # ------------------------------------------------------------------ reports
 
@@ -310,19 +344,20 @@ class Planner:
             job.records = ({}, deque(maxlen=self.history_size))
         counts, history = job.records
         counts[outcome] = counts.get(outcome, 0) + 1
-        history.append(
-            RunRecord(
-                run_id=run.run_id,
-                attempt=run.attempt,
-                scheduled_for=run.scheduled_for,
-                started_at=finished.started_at,
-                finished_at=finished.finished_at,
-                duration=finished.duration,
-                outcome=outcome,
-                triggered=run.triggered,
-                error=finished.error,
-            )
+        record = RunRecord(
+            run_id=run.run_id,
+            attempt=run.attempt,
+            scheduled_for=run.scheduled_for,
+            started_at=finished.started_at,
+            finished_at=finished.finished_at,
+            duration=finished.duration,
+            outcome=outcome,
+            triggered=run.triggered,
+            error=finished.error,
         )
+        history.append(record)
+        if self.journal is not None:
+            self.journal.ran(job, record)
         self.observer.run_finished(run, finished, outcome)
 
     # ------------------------------------------------------------------ commands
@@ -373,6 +408,64 @@ class Planner:
         # Planned from now even while an attempt runs: its next run shows at once, and is
         # queued when the attempt is over.
         return self.plan_first(job, s, wall_now)
+
+    def redefined(self, job: Job, changed: tuple[str, ...]) -> Status:
+        """A re-added key gave the job a new definition (already set on the job).
+
+        A new schedule is planned from the occurrence that fired last (from when the job
+        was added, if none has), so a redeploy neither skips nor repeats an occurrence; a
+        paused job stays paused and an attempt in progress is left alone.
+        """
+        self.observer.updated(job, changed)
+        s = job.status
+        if s.phase is not Phase.ACTIVE or "schedule" not in changed:
+            return self._recheck(job, s) if "lifetime" in changed else s
+        s = s._replace(due=None, planned=False)
+        if s.fired == -math.inf:
+            return self.plan_first(job, s, job.added_at)
+        try:
+            job.schedule = checked_schedule(job.schedule.anchored(self.observer.now()))
+        except Exception as exc:
+            raise StrategyFailed(s, "schedule", exc) from exc
+        return self._plan_regular(job, s, self._next_fire(job, s, _from_ts(s.fired)))
+
+    def recovered(self, job: Job, taken: Recovered) -> Status:
+        """A stored job had taken *taken* when its process stopped: settle that attempt.
+
+        One that had not started keeps its place, as a run that never reached a worker.
+        One that had started was cut off: it runs again (``on_crash="rerun"``, at least
+        once), or its occurrence is over and recorded as skipped (``"skip"``, at most once).
+        """
+        s = job.status
+        run = self._make_run(
+            job, taken.kind, taken.occurrence, attempt=taken.attempt, triggered=taken.triggered
+        )
+        if not taken.started:
+            return self._settle(job, self._keep_planned(s, run))
+        if s.phase is Phase.ACTIVE and job.on_crash == "rerun":
+            self.observer.log.warning(
+                "job %r (%s): attempt %d of the occurrence %s was cut off when the process "
+                "stopped; running it again (on_crash='rerun')",
+                job.name,
+                job.id,
+                taken.attempt,
+                taken.occurrence.isoformat(),
+            )
+            retry = Retry(taken.occurrence, taken.attempt, taken.triggered, trio.current_time())
+            return s._replace(retry=retry)
+        self.observer.log.warning(
+            "job %r (%s): attempt %d of the occurrence %s was cut off when the process "
+            "stopped; not running it again (the job is %s, on_crash=%r)",
+            job.name,
+            job.id,
+            taken.attempt,
+            taken.occurrence.isoformat(),
+            s.job_state.value,
+            job.on_crash,
+        )
+        self._skipped(job, SkippedRange(taken.occurrence, taken.occurrence, 1, "crashed"))
+        job.runs += 1
+        return self._settle(job, self._occurrence_over(job, s, run))
 
     def triggered(self, job: Job) -> Status:
         """``trigger_job``: run once as soon as the job is free; coalesces with a pending one."""

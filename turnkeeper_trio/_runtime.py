@@ -8,6 +8,7 @@ one deadline on the workers' cancel scope, as in hypercorn's trio backend.
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -17,6 +18,8 @@ import trio
 from ._coordinator import Coordinator
 from ._groups import collapse_single_group
 from ._job import Run
+from ._models import JobId
+from ._store import JobStore
 from ._validation import check_optional_seconds
 from ._wallclock import WallClock
 from ._worker import Worker, running_in
@@ -32,6 +35,12 @@ class Runtime:
 
     _coordinator: Coordinator
     _wall_clock: WallClock
+    _store: JobStore
+    _job_ids: itertools.count[int]
+
+    def _stored_id(self, key: str) -> JobId:
+        """A job number for a job a store brought back, which keeps its stored key."""
+        return JobId(next(self._job_ids), scheduler=self, key=key)
 
     def __init__(self, max_workers: int, dispatch_buffer_size: int) -> None:
         self._max_workers = max_workers
@@ -80,9 +89,18 @@ class Runtime:
             raise RuntimeError("this Scheduler has already been started; make a new one")
         self._started = True
         coordinator = self._coordinator
+        store, journal = self._store, coordinator.journal
+        opened = False
         try:
+            if journal is not None:
+                # Before anything runs: a store that cannot be opened fails the start.
+                loaded = await store.open(coordinator.planner.history_size)
+                opened = True
+                coordinator.load(loaded, self._stored_id, store.codecs)
             with collapse_single_group():
                 async with trio.open_nursery() as system:
+                    if journal is not None:
+                        system.start_soon(journal.run, name="turnkeeper-store-writer")
                     system.start_soon(coordinator.intake_loop, name="turnkeeper-intake")
                     system.start_soon(coordinator.intake_reports, name="turnkeeper-reports")
                     workers_done = trio.Event()
@@ -103,7 +121,16 @@ class Runtime:
         finally:
             coordinator.begin_shutdown(force=True)  # a no-op if it began already
             coordinator.finish_shutdown()
-            self._done.set()
+            try:
+                if journal is not None and opened:
+                    # What the last transitions changed is written before the store closes.
+                    with trio.CancelScope(shield=True):
+                        try:
+                            await journal.flush()
+                        finally:
+                            await store.close()
+            finally:
+                self._done.set()
 
     async def _dispatch(self, scope: trio.CancelScope, done: trio.Event) -> None:
         try:

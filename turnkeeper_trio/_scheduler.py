@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -15,6 +16,7 @@ import trio
 from ._control import Control
 from ._coordinator import Coordinator
 from ._dispatcher import Dispatcher
+from ._durable import Journal, check_key, check_on_crash, definition_of
 from ._events import Event
 from ._exceptions import InvalidArgument, SchedulerClosed, SchedulerNotRunning, StagingFull
 from ._groups import collapse_single_group
@@ -29,6 +31,7 @@ from ._queue import IndexedHeapQueue, JobQueue
 from ._retry import RetryPolicy
 from ._schedule import Schedule
 from ._staging import StagingBuffer
+from ._store import JobStore, MemoryStore
 from ._submission import (
     Signatures,
     check_instance,
@@ -114,6 +117,7 @@ class Scheduler(Control):
         max_sleep: float = 60.0,
         clock_jump_threshold: float = 1.0,
         late_threshold: float = 1.0,
+        store: JobStore | None = None,
     ) -> None:
         self._max_workers = check_int("max_workers", max_workers, minimum=1)
         check_int("staging_buffer_size", staging_buffer_size, minimum=1)
@@ -153,9 +157,22 @@ class Scheduler(Control):
             ),
             planner=Planner(observer, history_size),
         )
+        if store is None:
+            store = MemoryStore()
+        check_instance("store", store, JobStore, "SQLiteStore(path) or MemoryStore()")
+        self._store = store
+        if store.durable:
+            journal = Journal(store, history_size, wall_clock.now)
+            self._coordinator.journal = self._coordinator.planner.journal = journal
         self._job_ids = itertools.count(1)
         self._signatures = Signatures()
         super().__init__(self._max_workers, dispatch_buffer_size)
+
+    def _new_id(self, key: str | None) -> JobId:
+        """A new job number, with *key* (or a generated one, for a durable store)."""
+        if key is None and self._store.durable:
+            key = f"~{uuid.uuid4().hex}"
+        return JobId(next(self._job_ids), scheduler=self, key=key)
 
     def __repr__(self) -> str:
         state = "closed" if self._done.is_set() else "closing" if self.closing else "open"
@@ -177,6 +194,8 @@ class Scheduler(Control):
         lifetime: Lifetime | None,
         misfire: MisfirePolicy | None,
         quarantine_after: int | None,
+        key: str | None,
+        on_crash: str,
     ) -> JobSpec:
         lifetime, misfire = check_submission(
             schedule,
@@ -190,18 +209,41 @@ class Scheduler(Control):
         self._signatures.check(async_fn, args)
         now = self._wall_clock.now()
         check_lifetime(lifetime, now)
+        key = check_key(key)
+        on_crash = check_on_crash(on_crash)
+        name = default_name(async_fn) if name is None else check_name(name)
+        seconds = check_optional_seconds("timeout", timeout)
+        quarantine_after = check_quarantine(quarantine_after)
+        definition = None
+        if self._store.durable:
+            definition = definition_of(
+                self._store.codecs,
+                name=name,
+                fn=async_fn,
+                args=args,
+                schedule=schedule,
+                retry=retry,
+                timeout=seconds,
+                lifetime=lifetime,
+                misfire=misfire,
+                quarantine_after=quarantine_after,
+                on_crash=on_crash,
+                added_at=now,
+            )
         return JobSpec(
-            id=JobId(next(self._job_ids), scheduler=self),
-            name=default_name(async_fn) if name is None else check_name(name),
+            id=self._new_id(key),
+            name=name,
             schedule=schedule,
             fn=async_fn,
             args=args,
             retry=retry,
-            timeout=check_optional_seconds("timeout", timeout),
+            timeout=seconds,
             lifetime=lifetime,
             misfire=misfire,
-            quarantine_after=check_quarantine(quarantine_after),
+            quarantine_after=quarantine_after,
             submitted_at=now,
+            on_crash=on_crash,
+            definition=definition,
         )
 
     async def add_job(
@@ -215,6 +257,8 @@ class Scheduler(Control):
         lifetime: Lifetime | None = None,
         misfire: MisfirePolicy | None = None,
         quarantine_after: int | None = None,
+        key: str | None = None,
+        on_crash: str = "rerun",
     ) -> JobId:
         """Submit a job, waiting for room in the staging buffer; return its id.
 
@@ -233,6 +277,15 @@ class Scheduler(Control):
             quarantine_after: pause the job after this many failed occurrences in a row
                 (an occurrence fails when its last attempt fails, errors or times out);
                 ``resume_job`` lifts the quarantine.  ``None`` (default): never.
+            key: the job's stable identity in its store (1-200 printable characters, not
+                starting with ``~``).  Adding a key the scheduler knows *attaches* to that
+                job and returns its id: its state, counts and history are kept, and a
+                changed definition replaces the stored one (see "Durable jobs").
+                Without a key, a unique one is generated.
+            on_crash: what a restart does with an attempt of this job that a crash cut
+                off (durable stores): ``"rerun"`` (default: run it again, at least once)
+                or ``"skip"`` (at most once: the attempt is written as started before
+                the job's code runs, and never started again).
 
         Example:
             ```python
@@ -244,9 +297,22 @@ class Scheduler(Control):
             TypeError: an argument has the wrong type (a sync function, say).
             InvalidArgument: an argument is out of range.
             SchedulerClosed: the scheduler is shutting down.
+            StoreError: a durable store could not write the job (the scheduler stops).
+
+        With a durable store, ``add_job`` returns once the job is written.
         """
         spec = self._spec(
-            schedule, async_fn, args, name, retry, timeout, lifetime, misfire, quarantine_after
+            schedule,
+            async_fn,
+            args,
+            name,
+            retry,
+            timeout,
+            lifetime,
+            misfire,
+            quarantine_after,
+            key,
+            on_crash,
         )
         if not self._started:
             # Nothing would ever make room in the buffer: refuse rather than hang.
@@ -260,11 +326,16 @@ class Scheduler(Control):
         await coordinator.staging.wait_for_room()
         if self.closing:
             raise SchedulerClosed("the scheduler is shutting down; it accepts no new jobs")
-        coordinator.stage(spec)
+        job_id = coordinator.stage(spec)
         # Accepted: from here on the call must not raise Cancelled, or the caller would
         # think the job was refused.
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return spec.id
+        journal = coordinator.journal
+        if journal is None:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+        else:
+            coordinator.ingest_staged_now()
+            await journal.wait_saved()  # durable before it returns
+        return job_id
 
     def try_add_job(
         self,
@@ -277,8 +348,13 @@ class Scheduler(Control):
         lifetime: Lifetime | None = None,
         misfire: MisfirePolicy | None = None,
         quarantine_after: int | None = None,
+        key: str | None = None,
+        on_crash: str = "rerun",
     ) -> JobId:
         """Like ``add_job``, but never waits: raise ``StagingFull`` if the buffer is full.
+
+        With a durable store it returns before the job is written (it cannot wait); use
+        ``add_job`` where the job must be durable when the call returns.
 
         Raises:
             StagingFull: the staging buffer is full (counted in ``staging_rejected``).
@@ -292,7 +368,17 @@ class Scheduler(Control):
             ```
         """
         spec = self._spec(
-            schedule, async_fn, args, name, retry, timeout, lifetime, misfire, quarantine_after
+            schedule,
+            async_fn,
+            args,
+            name,
+            retry,
+            timeout,
+            lifetime,
+            misfire,
+            quarantine_after,
+            key,
+            on_crash,
         )
         coordinator = self._coordinator
         if coordinator.staging.full:
@@ -301,8 +387,7 @@ class Scheduler(Control):
                 "the staging buffer is full; retry later, use add_job() to wait for room, "
                 "or raise staging_buffer_size"
             )
-        coordinator.stage(spec)
-        return spec.id
+        return coordinator.stage(spec)
 
 
 @asynccontextmanager
@@ -321,6 +406,7 @@ async def open_scheduler(
     clock_jump_threshold: float = 1.0,
     late_threshold: float = 1.0,
     shutdown_timeout: float | timedelta | None = None,
+    store: JobStore | None = None,
 ) -> AsyncIterator[Scheduler]:
     """Run a scheduler for the duration of an ``async with`` block.
 
@@ -348,6 +434,10 @@ async def open_scheduler(
         late_threshold: a run starting more than this many seconds after it was due counts
             in ``runs_late`` and triggers a (rate-limited) overload warning.
         shutdown_timeout: for the graceful shutdown at the end of the block.
+        store: where jobs live: ``MemoryStore()`` (default: nothing survives the process)
+            or ``SQLiteStore(path)`` (jobs survive restarts and crashes; see "Durable
+            jobs").  A store that cannot be opened raises ``StoreError`` here, before the
+            block's body runs.
 
     Example:
         ```python
@@ -369,6 +459,7 @@ async def open_scheduler(
         max_sleep=max_sleep,
         clock_jump_threshold=clock_jump_threshold,
         late_threshold=late_threshold,
+        store=store,
     )
     grace = check_optional_seconds("shutdown_timeout", shutdown_timeout, allow_zero=True)
     with collapse_single_group():

@@ -76,8 +76,14 @@ class Worker:
         outcome = Outcome.CANCELLED
         error: ErrorInfo | None = None
         result: object = None
+        journal = self.coordinator.journal
         try:
             with run.scope:
+                if journal is not None and job.on_crash == "skip":
+                    # At most once: the start is written before the job's code runs, so a
+                    # crash from here on is never followed by another start of it.
+                    self.coordinator.drain_reports()
+                    await journal.wait_saved()
                 result = await fn(*args)
             outcome = self._classify(run, result)
         except Exception as exc:

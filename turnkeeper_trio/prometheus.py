@@ -50,6 +50,7 @@ _GAUGES = {
     "workers_active": "Workers running an attempt.",
     "workers_max": "Size of the worker pool.",
     "queue_stale_entries": "Stale entries held by a HeapQueue.",
+    "jobs_unloadable": "Stored jobs this process cannot run (function not importable).",
 }
 _OUTCOMES = ("succeeded", "failed", "errored", "timed_out", "cancelled")
 

@@ -1,0 +1,376 @@
+"""What a durable store writes: functions by reference, arguments and strategies as JSON.
+
+A database row must never run code, so nothing here pickles.  A function is stored as
+``module:qualname`` and imported back; arguments must be JSON values; schedules and policies
+are tagged, versioned JSON objects (``{"type": "cron", "v": 1, ...}``).  The built-in
+strategies have codecs here; a custom one is stored once its class is registered with the
+store through a :class:`Codec`.  This module never touches a database.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import math
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
+from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from ._cron import Cron
+from ._exceptions import TurnKeeperError
+from ._lifetime import Forever, MaxRuns, Until
+from ._misfire import CatchUp, Coalesce
+from ._retry import ExponentialBackoff, FixedDelay
+from ._simple_schedules import Interval, Never, Once
+from ._weekday import WeekdayTimes
+
+__all__ = [
+    "Codec",
+    "Codecs",
+    "StoredValueError",
+    "check_json_args",
+    "function_ref",
+    "import_ref",
+]
+
+T = TypeVar("T")
+
+#: JSON as the standard library's ``json`` reads and writes it.
+JSON = Any
+
+
+class StoredValueError(TurnKeeperError, ValueError):
+    """A stored value cannot be read back: an unknown tag, a newer version, a bad field.
+
+    A job whose stored definition raises it at load is kept as stored and not run; its
+    ``JobDetails.error`` says why.
+
+    Example:
+        ```python
+        details = s.get_job_details(job)
+        if details.error is not None and details.error.type == "StoredValueError":
+            print("register the codec for", details.name)
+        ```
+    """
+
+
+# ---------------------------------------------------------------------- functions
+
+
+def function_ref(fn: object) -> str:
+    """The ``module:qualname`` a durable store keeps for *fn*; ``TypeError`` if there is none.
+
+    Only a function that ``import_ref`` finds again under that name is accepted: a lambda, a
+    nested function (closure), a bound method or a ``functools.partial`` has no name another
+    process could import.
+    """
+    if isinstance(fn, functools.partial):
+        raise TypeError(
+            "async_fn: a functools.partial cannot be stored by a durable store (a row must "
+            "not hold code); pass the function itself and its arguments as *args"
+        )
+    if inspect.ismethod(fn):
+        raise TypeError(
+            f"async_fn: the bound method {fn.__qualname__} cannot be stored by a durable "
+            "store; use a module-level async function (or a staticmethod) and pass the "
+            "object's identity as an argument"
+        )
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str):
+        raise TypeError(
+            f"async_fn: {fn!r} has no module and qualified name, so a durable store cannot "
+            "import it again; use a module-level async function"
+        )
+    if "<lambda>" in qualname:
+        raise TypeError(
+            "async_fn: a lambda cannot be stored by a durable store; define a module-level "
+            "async function"
+        )
+    if "<locals>" in qualname:
+        raise TypeError(
+            f"async_fn: {qualname} is defined inside a function (a closure), so a durable "
+            "store cannot import it again; move it to module level and pass what it "
+            "captured as arguments"
+        )
+    ref = f"{module}:{qualname}"
+    try:
+        found = import_ref(ref)
+    except ImportError:
+        found = None
+    if found is not fn:
+        raise TypeError(
+            f"async_fn: {ref} does not import back to this function (a restart could not "
+            "find it); use a module-level async function of an importable module"
+        )
+    return ref
+
+
+def import_ref(ref: str) -> Callable[..., Any]:
+    """Import the function *ref* (``module:qualname``) names; ``ImportError`` if it cannot."""
+    module_name, _, qualname = ref.partition(":")
+    if not module_name or not qualname:
+        raise ImportError(f"{ref!r} is not a 'module:qualname' reference")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            found = getattr(found, part)
+    except ImportError:
+        raise
+    except Exception as exc:  # an attribute that is gone, or a module that fails to import
+        raise ImportError(f"cannot import {ref}: {exc!r}", name=module_name) from exc
+    if not callable(found):
+        raise ImportError(f"{ref} is not callable", name=module_name)
+    return found  # type: ignore[no-any-return]
+
+
+# ---------------------------------------------------------------------- arguments
+
+
+def check_json_args(args: tuple[Any, ...]) -> list[JSON]:
+    """*args* as a JSON list; ``TypeError`` naming the first argument that is not JSON.
+
+    Tuples are refused too: they would come back as lists, and the job would see other
+    values after a restart than before.
+    """
+    for index, value in enumerate(args):
+        _check_json(value, f"args[{index}]")
+    return list(args)
+
+
+def _check_json(value: object, where: str) -> None:
+    if value is None or type(value) in (bool, int, str):
+        return
+    if type(value) is float:
+        if not math.isfinite(value):
+            raise TypeError(f"{where}: {value!r} is not a JSON number (durable stores need JSON)")
+        return
+    if type(value) is list:
+        for index, item in enumerate(value):
+            _check_json(item, f"{where}[{index}]")
+        return
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(key) is not str:
+                raise TypeError(f"{where}: the key {key!r} is not a string (JSON objects need str)")
+            _check_json(item, f"{where}[{key!r}]")
+        return
+    hint = "; pass a list" if isinstance(value, tuple) else ""
+    raise TypeError(
+        f"{where}: a {type(value).__name__} is not a JSON value, and durable stores keep "
+        f"arguments as JSON (never pickle){hint}: pass None, bool, int, float, str, list or "
+        "dict, and rebuild richer values inside the job"
+    )
+
+
+# ---------------------------------------------------------------------- time values
+
+
+def encode_tz(tz: tzinfo) -> JSON:
+    """A zone by its IANA key, or a fixed offset in seconds."""
+    if tz is UTC:
+        return "UTC"
+    if isinstance(tz, ZoneInfo):
+        return tz.key
+    if isinstance(tz, timezone):
+        offset = tz.utcoffset(None)
+        return {"offset": offset.total_seconds()}
+    raise TypeError(
+        f"tz: {tz!r} cannot be stored by a durable store; use a zoneinfo.ZoneInfo, "
+        "datetime.UTC or a datetime.timezone offset"
+    )
+
+
+def decode_tz(data: JSON) -> tzinfo:
+    """The inverse of :func:`encode_tz`."""
+    if data == "UTC":
+        return UTC
+    if isinstance(data, str):
+        return ZoneInfo(data)
+    return timezone(timedelta(seconds=float(data["offset"])))
+
+
+def encode_instant(value: datetime) -> JSON:
+    """An aware datetime as ``[POSIX timestamp, its zone]``, so the zone comes back too."""
+    return [value.timestamp(), encode_tz(value.tzinfo or UTC)]
+
+
+def decode_instant(data: JSON) -> datetime:
+    """The inverse of :func:`encode_instant`."""
+    return datetime.fromtimestamp(float(data[0]), decode_tz(data[1]))
+
+
+# ---------------------------------------------------------------------- codecs
+
+
+@attrs.frozen
+class Codec(Generic[T]):
+    """How a durable store writes and reads one strategy class (a custom schedule, say).
+
+    *encode* turns an instance into JSON values; *decode* builds it again from them and the
+    *version* they were written with, so a class that changes its fields can still read
+    rows written by the previous release.  *tag* names it in the store: keep it stable.
+
+    Example:
+        ```python
+        @attrs.frozen
+        class Fortnightly(tk.abc.Schedule):
+            start: datetime
+            def next_after(self, after): ...
+
+        codec = tk.Codec(
+            "myapp.fortnightly", Fortnightly,
+            encode=lambda s: {"start": s.start.isoformat()},
+            decode=lambda data, version: Fortnightly(datetime.fromisoformat(data["start"])),
+        )
+        store = tk.SQLiteStore("jobs.db", codecs=[codec])
+        ```
+    """
+
+    tag: str
+    type: type[T]
+    encode: Callable[[T], JSON]
+    decode: Callable[[JSON, int], T]
+    version: int = 1
+
+
+def _weekday_encode(s: WeekdayTimes) -> JSON:
+    return {"times": [[day, at.isoformat()] for day, at in s.times], "tz": encode_tz(s.tz)}
+
+
+def _weekday_decode(data: JSON, _v: int) -> WeekdayTimes:
+    times = [(int(day), time.fromisoformat(at)) for day, at in data["times"]]
+    return WeekdayTimes(times, tz=decode_tz(data["tz"]))
+
+
+def _interval_encode(s: Interval) -> JSON:
+    start = None if s.start is None else encode_instant(s.start)
+    return {"every": s.every.total_seconds(), "start": start}
+
+
+def _interval_decode(data: JSON, _v: int) -> Interval:
+    start = None if data["start"] is None else decode_instant(data["start"])
+    return Interval(timedelta(seconds=data["every"]), start=start)
+
+
+def _retry_fields(policy: ExponentialBackoff) -> JSON:
+    return {
+        "max_retries": policy.max_retries,
+        "initial": policy.initial,
+        "factor": policy.factor,
+        "max_delay": policy.max_delay,
+        "jitter": policy.jitter,
+        "seed": policy.seed,
+    }
+
+
+_BUILTIN: tuple[Codec[Any], ...] = (
+    Codec(
+        "cron",
+        Cron,
+        lambda s: {"expr": s.expr, "tz": encode_tz(s.tz)},
+        lambda d, v: Cron(d["expr"], tz=decode_tz(d["tz"])),
+    ),
+    Codec("weekday_times", WeekdayTimes, _weekday_encode, _weekday_decode),
+    Codec("interval", Interval, _interval_encode, _interval_decode),
+    Codec(
+        "once",
+        Once,
+        lambda s: {"at": encode_instant(s.at)},
+        lambda d, v: Once(decode_instant(d["at"])),
+    ),
+    Codec("never", Never, lambda s: {}, lambda d, v: Never()),
+    Codec(
+        "exponential_backoff",
+        ExponentialBackoff,
+        _retry_fields,
+        lambda d, v: ExponentialBackoff(
+            d["max_retries"],
+            initial=d["initial"],
+            factor=d["factor"],
+            max_delay=d["max_delay"],
+            jitter=d["jitter"],
+            seed=d["seed"],
+        ),
+    ),
+    Codec(
+        "fixed_delay",
+        FixedDelay,
+        lambda p: {"max_retries": p.max_retries, "delay": p.delay},
+        lambda d, v: FixedDelay(d["max_retries"], d["delay"]),
+    ),
+    Codec("forever", Forever, lambda s: {}, lambda d, v: Forever()),
+    Codec("max_runs", MaxRuns, lambda s: {"n": s.n}, lambda d, v: MaxRuns(d["n"])),
+    Codec(
+        "until",
+        Until,
+        lambda s: {"when": encode_instant(s.when)},
+        lambda d, v: Until(decode_instant(d["when"])),
+    ),
+    Codec("coalesce", Coalesce, lambda p: {"grace": p.grace}, lambda d, v: Coalesce(d["grace"])),
+    Codec(
+        "catch_up",
+        CatchUp,
+        lambda p: {"limit": p.limit, "grace": p.grace},
+        lambda d, v: CatchUp(d["limit"], grace=d["grace"]),
+    ),
+)
+
+
+class Codecs:
+    """The codecs one store uses: the built-in ones and those registered with it."""
+
+    def __init__(self, extra: Iterable[Codec[Any]] = ()) -> None:
+        self._by_type: dict[type, Codec[Any]] = {}
+        self._by_tag: dict[str, Codec[Any]] = {}
+        for codec in (*_BUILTIN, *extra):
+            if not isinstance(codec, Codec):
+                raise TypeError(f"codecs: expected tk.Codec values, got {codec!r}")
+            if codec.tag in self._by_tag and codec not in _BUILTIN:
+                raise ValueError(f"codecs: the tag {codec.tag!r} is registered twice")
+            self._by_type[codec.type] = codec
+            self._by_tag[codec.tag] = codec
+
+    def encode(self, value: object, argument: str) -> JSON:
+        """*value* as ``{"type": tag, "v": version, "data": ...}``; ``TypeError`` if unknown."""
+        codec = self._by_type.get(type(value))
+        if codec is None:
+            raise TypeError(
+                f"{argument}: {type(value).__qualname__} has no codec, so a durable store "
+                "cannot write it; register one with the store (codecs=[tk.Codec(...)], see "
+                "'Durable jobs' in the docs)"
+            )
+        return {"type": codec.tag, "v": codec.version, "data": codec.encode(value)}
+
+    def decode(self, data: JSON) -> Any:
+        """The inverse of :meth:`encode`; ``StoredValueError`` if it cannot be read."""
+        try:
+            tag, version = data["type"], data["v"]
+        except (TypeError, KeyError):
+            raise StoredValueError(f"not a tagged value: {data!r}") from None
+        codec = self._by_tag.get(tag)
+        if codec is None:
+            raise StoredValueError(
+                f"no codec for the stored type {tag!r}; register it with the store"
+            )
+        if not isinstance(version, int) or version > codec.version:
+            raise StoredValueError(
+                f"{tag!r} was stored as version {version!r}, newer than this code reads "
+                f"({codec.version})"
+            )
+        try:
+            return codec.decode(data["data"], version)
+        except Exception as exc:
+            raise StoredValueError(f"cannot read the stored {tag!r}: {exc!r}") from exc
+
+    def optional(self, value: object, argument: str) -> JSON:
+        """:meth:`encode`, with ``None`` kept as ``None``."""
+        return None if value is None else self.encode(value, argument)
+
+    def decode_optional(self, data: JSON) -> Any:
+        """:meth:`decode`, with ``None`` kept as ``None``."""
+        return None if data is None else self.decode(data)

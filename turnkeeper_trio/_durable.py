@@ -1,0 +1,452 @@
+"""Between the coordinator and a durable store: rows out, jobs back in, writes in batches.
+
+``Journal`` is told, synchronously, by the coordinator and the planner what changed (a job's
+new state, an attempt recorded, occurrences skipped) and writes it behind them: its task
+takes everything marked since the last write as one batch, turns the jobs into rows at that
+moment (so a row is always the state between two transitions), and hands the batch to the
+store.  While one transaction runs, the next batch gathers, so one commit serves many
+changes.  ``wait_saved`` waits until what was marked before the call is written: ``add_job``
+and the commands return only then, and a worker does so before the first line of an
+``on_crash="skip"`` job.
+
+``job_row`` and ``restore`` convert a job to its stored row and back.  Relative deadlines
+(a retry's) are stored as wall-clock instants and become Trio deadlines again on load.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import trio
+
+from ._codec import Codecs, StoredValueError, check_json_args, function_ref, import_ref
+from ._exceptions import InvalidArgument
+from ._job import Job, JobSpec, RunKind
+from ._lifetime import Forever
+from ._misfire import Coalesce
+from ._models import ErrorInfo, JobId, Outcome, RunRecord, SkippedRange
+from ._outcome import error_info
+from ._simple_schedules import Never
+from ._state import Phase, Retry, Status
+from ._store import SKIPS_KEPT, Batch, JobRow, JobStore, Loaded, RunRow, SkipRow, StoreError
+
+__all__ = ["Journal", "check_key", "definition_of", "job_row", "restore"]
+
+#: The version of the row layout this code writes (``definition`` and ``state``).
+ROW_VERSION = 1
+ON_CRASH = ("rerun", "skip")
+
+
+def _ts(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def check_key(key: object) -> str | None:
+    """A job key as given to ``add_job``: a short string, not one of the generated ones."""
+    if key is None:
+        return None
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a str, got {type(key).__name__} {key!r}")
+    if not 1 <= len(key) <= 200 or not key.isprintable():
+        raise InvalidArgument(f"key must be 1 to 200 printable characters, got {key!r}")
+    if key.startswith("~"):
+        raise InvalidArgument(f"key: keys starting with '~' are generated ones, got {key!r}")
+    return key
+
+
+def check_on_crash(value: object) -> str:
+    """``on_crash`` is ``"rerun"`` or ``"skip"``."""
+    if value not in ON_CRASH:
+        raise InvalidArgument(f"on_crash must be 'rerun' or 'skip', got {value!r}")
+    assert isinstance(value, str)
+    return value
+
+
+def definition_of(
+    codecs: Codecs,
+    *,
+    name: str,
+    fn: object,
+    args: tuple[Any, ...],
+    schedule: object,
+    retry: object,
+    timeout: float | None,
+    lifetime: object,
+    misfire: object,
+    quarantine_after: int | None,
+    on_crash: str,
+    added_at: datetime,
+) -> dict[str, Any]:
+    """A job's definition as a durable store writes it; ``TypeError`` naming what cannot be."""
+    return {
+        "v": ROW_VERSION,
+        "name": name,
+        "fn": function_ref(fn),
+        "args": check_json_args(args),
+        "schedule": codecs.encode(schedule, "schedule"),
+        "retry": codecs.optional(retry, "retry"),
+        "timeout": timeout,
+        "lifetime": codecs.encode(lifetime, "lifetime"),
+        "misfire": codecs.encode(misfire, "misfire"),
+        "quarantine_after": quarantine_after,
+        "on_crash": on_crash,
+        "added_at": added_at.timestamp(),
+    }
+
+
+def redefine(job: Job, codecs: Codecs) -> None:
+    """Recompute the stored definition of *job* after ``update_job`` changed it."""
+    job.definition = definition_of(
+        codecs,
+        name=job.name,
+        fn=job.fn,
+        args=job.args,
+        schedule=job.given if job.given is not None else job.schedule,
+        retry=job.retry,
+        timeout=job.timeout,
+        lifetime=job.lifetime,
+        misfire=job.misfire,
+        quarantine_after=job.quarantine_after,
+        on_crash=job.on_crash,
+        added_at=job.added_at,
+    )
+
+
+def job_row(job: Job, codecs: Codecs, wall_now: float, trio_now: float) -> JobRow:
+    """The row that stores *job* as it is now."""
+    if job.broken is not None:
+        return job.broken  # not run here: kept exactly as stored
+    assert job.definition is not None
+    s = job.status
+    retry = s.retry
+    retry_at = None if retry is None else wall_now + max(retry.at - trio_now, 0.0)
+    run = s.run
+    counts, _ = job.records or ({}, ())
+    error = job.error
+    state = {
+        "v": ROW_VERSION,
+        "phase": s.phase.value,
+        "schedule": codecs.encode(job.schedule, "schedule"),
+        "due": _ts(s.due),
+        "retry": None
+        if retry is None
+        else [retry.occurrence.timestamp(), retry.attempt, retry.triggered, retry_at],
+        "trigger": s.trigger is not None,
+        "run": None
+        if run is None
+        else [run.kind.value, run.scheduled_for.timestamp(), run.attempt, run.triggered, s.started],
+        "fired": None if s.fired == -math.inf else s.fired,
+        "planned": s.planned,
+        "runs": job.runs,
+        "misfires": job.misfires,
+        "counts": {outcome.value: n for outcome, n in counts.items()},
+        "consecutive_failures": job.consecutive_failures,
+        "quarantined": job.quarantined,
+        "error": None if error is None else [error.type, error.message, error.traceback],
+    }
+    if s.phase is Phase.ACTIVE and run is None:
+        next_run_at = retry_at if retry is not None else wall_now if s.trigger else _ts(s.due)
+    else:
+        next_run_at = None
+    return JobRow(job.id.key, job.definition, state, s.phase.value, next_run_at)
+
+
+def record_of(data: dict[str, Any]) -> RunRecord:
+    """A stored attempt as a ``RunRecord``."""
+    error = data["error"]
+    return RunRecord(
+        run_id=data["run_id"],
+        attempt=data["attempt"],
+        scheduled_for=datetime.fromtimestamp(data["scheduled_for"], UTC),
+        started_at=datetime.fromtimestamp(data["started_at"], UTC),
+        finished_at=datetime.fromtimestamp(data["finished_at"], UTC),
+        duration=data["duration"],
+        outcome=Outcome(data["outcome"]),
+        triggered=data["triggered"],
+        error=None if error is None else ErrorInfo(*error),
+    )
+
+
+def record_data(record: RunRecord) -> dict[str, Any]:
+    """A ``RunRecord`` as a stored attempt."""
+    error = record.error
+    return {
+        "run_id": record.run_id,
+        "attempt": record.attempt,
+        "scheduled_for": record.scheduled_for.timestamp(),
+        "started_at": record.started_at.timestamp(),
+        "finished_at": record.finished_at.timestamp(),
+        "duration": record.duration,
+        "outcome": record.outcome.value,
+        "triggered": record.triggered,
+        "error": None if error is None else [error.type, error.message, error.traceback],
+    }
+
+
+def skipped_range(row: SkipRow) -> SkippedRange:
+    """A stored skipped range as the public value."""
+    return SkippedRange(_from(row.first), _from(row.last), row.count, row.reason, row.exact)
+
+
+def _from(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+@attrs.frozen
+class Recovered:
+    """The attempt a stored job had taken when its process stopped."""
+
+    kind: RunKind
+    occurrence: datetime
+    attempt: int
+    triggered: bool
+    started: bool
+
+
+def restore(
+    row: JobRow,
+    job_id: JobId,
+    codecs: Codecs,
+    loaded: Loaded,
+    history_size: int,
+    wall_now: datetime,
+) -> tuple[Job, Status, Recovered | None]:
+    """Rebuild the job *row* stores; ``ImportError``/``StoredValueError`` if it cannot be.
+
+    Returns the job, the status to install, and the attempt it had taken (to recover).
+    """
+    d, st = row.definition, row.state
+    if d.get("v") != ROW_VERSION or st.get("v") != ROW_VERSION:
+        raise StoredValueError(f"row version {d.get('v')!r}/{st.get('v')!r} is not {ROW_VERSION}")
+    fn = import_ref(d["fn"])
+    try:
+        job = Job(
+            id=job_id,
+            name=d["name"],
+            schedule=codecs.decode(st["schedule"]),
+            fn=fn,
+            args=tuple(d["args"]),
+            retry=codecs.decode_optional(d["retry"]),
+            timeout=d["timeout"],
+            lifetime=codecs.decode(d["lifetime"]),
+            misfire=codecs.decode(d["misfire"]),
+            quarantine_after=d["quarantine_after"],
+            added_at=_from(d["added_at"]),
+            given=codecs.decode(d["schedule"]),
+            on_crash=d["on_crash"],
+            definition=d,
+            runs=st["runs"],
+            misfires=st["misfires"],
+            consecutive_failures=st["consecutive_failures"],
+            quarantined=st["quarantined"],
+        )
+        if st["error"] is not None:
+            job.error = ErrorInfo(*st["error"])
+        counts = {Outcome(name): n for name, n in st["counts"].items()}
+        history = deque((record_of(r) for r in loaded.runs.get(row.key, ())), maxlen=history_size)
+        if counts or history:
+            job.records = (counts, history)
+        skips = loaded.skips.get(row.key)
+        if skips:
+            job.skips = deque((skipped_range(r) for r in skips), maxlen=SKIPS_KEPT)
+        trio_now = trio.current_time()
+        retry = st["retry"]
+        fired = st["fired"]
+        status = Status(
+            phase=Phase(st["phase"]),
+            due=_dt(st["due"]),
+            retry=None
+            if retry is None
+            else Retry(
+                _from(retry[0]),
+                retry[1],
+                retry[2],
+                trio_now + max(retry[3] - wall_now.timestamp(), 0.0),
+            ),
+            trigger=trio_now if st["trigger"] else None,
+            fired=-math.inf if fired is None else fired,
+            planned=st["planned"],
+        )
+        run = st["run"]
+        recovered = (
+            None
+            if run is None
+            else Recovered(RunKind(run[0]), _from(run[1]), run[2], run[3], run[4])
+        )
+    except StoredValueError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise StoredValueError(f"the stored job {row.key!r} is malformed: {exc!r}") from exc
+    return job, status, recovered
+
+
+async def _not_loaded() -> None:  # pragma: no cover - never dispatched
+    raise RuntimeError("a job that was not loaded was run")
+
+
+def phase_of(value: object) -> Phase:
+    """The stored phase, or ``ACTIVE`` for a value this code does not know."""
+    try:
+        return Phase(value)
+    except ValueError:
+        return Phase.ACTIVE
+
+
+def unloadable_job(row: JobRow, job_id: JobId, exc: Exception) -> Job:
+    """A stand-in for a stored job this process cannot run: shown, never run or rewritten."""
+    name = row.definition.get("name")
+    added = row.definition.get("added_at")
+    return Job(
+        id=job_id,
+        name=name if isinstance(name, str) else row.key,
+        schedule=Never(),
+        fn=_not_loaded,
+        args=(),
+        retry=None,
+        timeout=None,
+        lifetime=Forever(),
+        misfire=Coalesce(),
+        quarantine_after=None,
+        added_at=_from(added) if isinstance(added, (int, float)) else _from(0.0),
+        error=error_info(exc),
+        broken=row,
+    )
+
+
+def attach(job: Job, spec: JobSpec) -> tuple[str, ...]:
+    """Give *job* the definition of *spec* (a re-added key); return what changed."""
+    changed = []
+    for name, new in (
+        ("name", spec.name),
+        ("async_fn", spec.fn),
+        ("args", spec.args),
+        ("schedule", spec.schedule),
+        ("retry", spec.retry),
+        ("timeout", spec.timeout),
+        ("lifetime", spec.lifetime),
+        ("misfire", spec.misfire),
+        ("quarantine_after", spec.quarantine_after),
+        ("on_crash", spec.on_crash),
+    ):
+        field = {"async_fn": "fn", "schedule": "given"}.get(name, name)
+        if getattr(job, field) != new:
+            changed.append(name)
+            setattr(job, field, new)
+    if "schedule" in changed:
+        job.schedule = spec.schedule
+    if changed and spec.definition is not None:
+        job.definition = {**spec.definition, "added_at": job.added_at.timestamp()}
+    return tuple(changed)
+
+
+@attrs.define(eq=False)
+class Journal:
+    """Writes the coordinator's changes to a durable store, behind it, in batches."""
+
+    store: JobStore
+    history_size: int
+    #: Where "now" comes from for the rows (the scheduler's wall clock).
+    wall_now: Any
+    _jobs: dict[int, Job] = attrs.field(factory=dict)
+    _runs: list[RunRow] = attrs.field(factory=list)
+    _skips: list[SkipRow] = attrs.field(factory=list)
+    #: Changes marked so far, and those known to be written.
+    marked: int = 0
+    saved: int = 0
+    _failure: BaseException | None = None
+    _wake: trio.Event = attrs.field(factory=trio.Event)
+    _lot: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
+
+    # ------------------------------------------------------------------ marking (sync)
+
+    def changed(self, job: Job) -> None:
+        """*job*'s row must be written again."""
+        self._jobs[job.key] = job
+        self.marked += 1
+        self._wake.set()
+
+    def ran(self, job: Job, record: RunRecord) -> None:
+        """An attempt of *job* was recorded."""
+        self._runs.append(RunRow(job.id.key, record_data(record)))
+        self.marked += 1
+        self._wake.set()
+
+    def skipped(self, job: Job, skipped: SkippedRange) -> None:
+        """Occurrences of *job* were skipped."""
+        self._skips.append(
+            SkipRow(
+                job.id.key,
+                skipped.first.timestamp(),
+                skipped.last.timestamp(),
+                skipped.count,
+                skipped.reason,
+                skipped.exact,
+            )
+        )
+        self.marked += 1
+        self._wake.set()
+
+    # ------------------------------------------------------------------ writing
+
+    def _take(self) -> Batch:
+        wall_now = self.wall_now().timestamp()
+        trio_now = trio.current_time()
+        codecs = self.store.codecs
+        rows = tuple(job_row(job, codecs, wall_now, trio_now) for job in self._jobs.values())
+        batch = Batch(rows, tuple(self._runs), tuple(self._skips), self.history_size)
+        self._jobs, self._runs, self._skips = {}, [], []
+        return batch
+
+    async def _write_pending(self) -> None:
+        target = self.marked
+        if target == self.saved:
+            return
+        batch = self._take()
+        try:
+            # A batch taken is written: the write is not cancellable (the store's thread
+            # finishes its transaction either way), so nothing marked is lost to a cancel.
+            with trio.CancelScope(shield=True):
+                await self.store.write(batch)
+        except BaseException as exc:
+            self._failure = exc
+            self._lot.unpark_all()
+            raise
+        self.saved = target
+        self._lot.unpark_all()
+
+    async def run(self) -> None:
+        """The writer task: write each batch as soon as something is marked."""
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            await self._write_pending()
+
+    async def flush(self) -> None:
+        """Write what is left (at shutdown), unless the store already failed."""
+        if self._failure is None:
+            with trio.CancelScope(shield=True):
+                await self._write_pending()
+
+    async def wait_saved(self) -> None:
+        """Return once everything marked before the call is written.
+
+        Shielded: the change was applied, so a cancel must not make the caller think it was
+        not; a failed write wakes every waiter with ``StoreError``.
+        """
+        target = self.marked
+        with trio.CancelScope(shield=True):
+            while self.saved < target:
+                if self._failure is not None:
+                    raise StoreError(
+                        f"{self.store.describe()}: a write failed, so this change is not "
+                        "durable; the scheduler is stopping"
+                    ) from self._failure
+                await self._lot.park()
