@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -361,7 +362,11 @@ class Journal:
     #: Changes marked so far, and those known to be written.
     marked: int = 0
     saved: int = 0
+    #: Called once when a write fails (the scheduler then shuts down, forced).
+    on_failure: Callable[[], None] = lambda: None
     _failure: BaseException | None = None
+    #: A caller waiting for a write has raised the failure already.
+    _reported: bool = False
     _wake: trio.Event = attrs.field(factory=trio.Event)
     _lot: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
 
@@ -415,19 +420,36 @@ class Journal:
             # finishes its transaction either way), so nothing marked is lost to a cancel.
             with trio.CancelScope(shield=True):
                 await self.store.write(batch)
-        except BaseException as exc:
+        except Exception as exc:
             self._failure = exc
             self._lot.unpark_all()
-            raise
+            self.on_failure()
+            return
         self.saved = target
         self._lot.unpark_all()
 
     async def run(self) -> None:
-        """The writer task: write each batch as soon as something is marked."""
-        while True:
+        """The writer task: write each batch as soon as something is marked.
+
+        A failed write ends it: the scheduler shuts down (``on_failure``) and the failure
+        comes out of it (``raise_unreported``), or out of the call that waited for it.
+        """
+        while self._failure is None:
             await self._wake.wait()
             self._wake = trio.Event()
             await self._write_pending()
+
+    def raise_unreported(self) -> None:
+        """Raise the write failure, unless a waiting call raised it already."""
+        if self._failure is not None and not self._reported:
+            self._reported = True
+            raise self._error() from self._failure
+
+    def _error(self) -> StoreError:
+        failure = self._failure
+        if isinstance(failure, StoreError):
+            return StoreError(str(failure))
+        return StoreError(f"{self.store.describe()}: a write failed: {failure!r}")
 
     async def flush(self) -> None:
         """Write what is left (at shutdown), unless the store already failed."""
@@ -445,8 +467,6 @@ class Journal:
         with trio.CancelScope(shield=True):
             while self.saved < target:
                 if self._failure is not None:
-                    raise StoreError(
-                        f"{self.store.describe()}: a write failed, so this change is not "
-                        "durable; the scheduler is stopping"
-                    ) from self._failure
+                    self._reported = True
+                    raise self._error() from self._failure
                 await self._lot.park()

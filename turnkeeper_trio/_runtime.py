@@ -118,6 +118,8 @@ class Runtime:
                     self._dispatch_send.close()
                     await workers_done.wait()
                     system.cancel_scope.cancel()
+            if journal is not None:
+                journal.raise_unreported()  # a write failed: that is why it stopped
         finally:
             coordinator.begin_shutdown(force=True)  # a no-op if it began already
             coordinator.finish_shutdown()

@@ -163,6 +163,7 @@ class Scheduler(Control):
         self._store = store
         if store.durable:
             journal = Journal(store, history_size, wall_clock.now)
+            journal.on_failure = lambda: self._request_shutdown(force=True)
             self._coordinator.journal = self._coordinator.planner.journal = journal
         self._job_ids = itertools.count(1)
         self._signatures = Signatures()

@@ -90,7 +90,10 @@ ON CONFLICT (key) DO UPDATE SET
 def _lock(path: str) -> IO[bytes]:
     """Take the exclusive lock of the store at *path*, or raise ``StoreLocked``."""
     lock_path = f"{path}-lock"
-    handle = open(lock_path, "a+b")  # noqa: SIM115 - held open for the store's life
+    try:
+        handle = open(lock_path, "a+b")  # noqa: SIM115 - held open for the store's life
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot open the store's lock file: {exc}") from exc
     try:
         if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
             import msvcrt

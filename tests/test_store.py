@@ -1,0 +1,486 @@
+"""Stores: keys and attach on both stores; what an SQLiteStore keeps across restarts.
+
+``SQLiteStore`` works in a thread, and trio's autojump clock would jump while the thread
+works, so these tests run on the real clock with short intervals; each "life" of a service
+is one ``open_scheduler`` block on the same file.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sqlite3
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import trio
+
+import turnkeeper_trio as tk
+from turnkeeper_trio.testing import MockWallClock
+
+T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+class Calls:
+    """What the jobs of this module did, with a way to wait for it (no polling)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, tk.JobContext]] = []
+        self._changed = trio.Event()
+
+    def add(self, label: str) -> None:
+        self.items.append((label, tk.current_job()))
+        self._changed.set()
+        self._changed = trio.Event()
+
+    def labels(self) -> list[str]:
+        return [label for label, _ in self.items]
+
+    async def until(self, count: int, within: float = 10.0) -> None:
+        with trio.fail_after(within):
+            while len(self.items) < count:
+                await self._changed.wait()
+
+
+CALLS = Calls()
+
+
+@pytest.fixture(autouse=True)
+def _calls() -> Calls:
+    global CALLS
+    CALLS = Calls()
+    return CALLS
+
+
+async def record(label: str) -> None:
+    CALLS.add(label)
+
+
+async def fail_first(label: str) -> bool:
+    CALLS.add(label)
+    return len(CALLS.items) > 1
+
+
+async def always_fails(label: str) -> bool:
+    CALLS.add(label)
+    return False
+
+
+class Holder:
+    async def method(self, label: str) -> None:
+        CALLS.add(label)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], tk.abc.JobStore]:
+    """Both stores, for behaviour that must not depend on the choice."""
+    if request.param == "memory":
+        return tk.MemoryStore
+    return lambda: tk.SQLiteStore(tmp_path / "jobs.db")
+
+
+def sqlite(tmp_path: Path, **kwargs: Any) -> tk.SQLiteStore:
+    return tk.SQLiteStore(tmp_path / "jobs.db", **kwargs)
+
+
+# ---------------------------------------------------------------------- both stores
+
+
+async def test_a_key_names_one_job_and_re_adding_it_attaches(
+    store_factory: Callable[[], tk.abc.JobStore],
+) -> None:
+    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+        first = await s.add_job(tk.Never(), record, "a", key="report")
+        again = await s.add_job(tk.Never(), record, "a", key="report")
+        assert again == first
+        assert first.key == "report"
+        assert [j.id for j in s.list_all_jobs()] == [first]
+        await s.trigger_job(first)
+        await CALLS.until(1)
+        # A changed definition replaces the stored one; the counts are kept.
+        renamed = await s.add_job(tk.Never(), record, "b", key="report", name="renamed")
+        assert renamed == first
+        details = s.get_job_details(first)
+        assert details.name == "renamed"
+        await s.trigger_job(first)
+        await CALLS.until(2)
+    assert CALLS.labels() == ["a", "b"]
+    assert s.get_job_details(first).runs == 2
+
+
+async def test_a_job_without_a_key_gets_a_unique_one(
+    store_factory: Callable[[], tk.abc.JobStore],
+) -> None:
+    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+        one = await s.add_job(tk.Never(), record, "a")
+        two = await s.add_job(tk.Never(), record, "a")
+        assert one != two
+        assert one.key != two.key
+        assert one.key.startswith("~")
+
+
+async def test_bad_keys_and_on_crash_are_refused_at_the_call(
+    store_factory: Callable[[], tk.abc.JobStore],
+) -> None:
+    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+        with pytest.raises(tk.InvalidArgument, match="key"):
+            await s.add_job(tk.Never(), record, "a", key="~mine")
+        with pytest.raises(tk.InvalidArgument, match="key"):
+            await s.add_job(tk.Never(), record, "a", key="")
+        with pytest.raises(TypeError, match="key"):
+            await s.add_job(tk.Never(), record, "a", key=7)  # type: ignore[arg-type]
+        with pytest.raises(tk.InvalidArgument, match="on_crash"):
+            await s.add_job(tk.Never(), record, "a", on_crash="sometimes")
+        assert s.list_all_jobs() == []
+
+
+async def test_occurrence_id_is_stable_across_retries(
+    store_factory: Callable[[], tk.abc.JobStore],
+) -> None:
+    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+        job = await s.add_job(
+            tk.Never(), fail_first, "x", key="flaky", retry=tk.FixedDelay(1, 0.01)
+        )
+        await s.trigger_job(job)
+        await CALLS.until(2)
+    (_, first), (_, second) = CALLS.items
+    assert (first.attempt, second.attempt) == (1, 2)
+    assert first.occurrence_id == second.occurrence_id
+    assert first.occurrence_id.startswith("flaky@")
+
+
+# ---------------------------------------------------------------------- across restarts
+
+
+async def test_jobs_state_counts_and_history_survive_a_restart(tmp_path: Path) -> None:
+    async with tk.open_scheduler(max_workers=2, store=sqlite(tmp_path)) as s:
+        ticker = await s.add_job(tk.Interval(0.02), record, "tick", key="ticker")
+        paused = await s.add_job(tk.Interval(0.02), record, "paused", key="paused")
+        await s.pause_job(paused)
+        cancelled = await s.add_job(tk.Never(), record, "cancelled", key="cancelled")
+        await s.cancel_job(cancelled)
+        unkeyed = await s.add_job(tk.Never(), record, "unkeyed")
+        await CALLS.until(3)
+    before = s.get_job_details(ticker)
+    assert before.runs >= 3
+    async with tk.open_scheduler(max_workers=2, store=sqlite(tmp_path)) as s2:
+        by_key = {j.id.key: j for j in s2.list_all_jobs()}
+        assert set(by_key) == {"ticker", "paused", "cancelled", unkeyed.key}
+        assert by_key["paused"].state is tk.JobState.PAUSED
+        assert by_key["cancelled"].state is tk.JobState.CANCELLED
+        restored = s2.get_job_details(by_key["ticker"].id)
+        assert restored.runs == before.runs
+        assert restored.counts == before.counts
+        assert restored.last_runs == before.last_runs
+        # The id of an earlier life belongs to that scheduler, not to this one.
+        with pytest.raises(tk.InvalidArgument, match="another scheduler"):
+            s2.get_job_details(ticker)
+        # Re-adding the key on start-up attaches: same job, counters kept, runs go on.
+        attached = await s2.add_job(tk.Interval(0.02), record, "tick", key="ticker")
+        assert attached == by_key["ticker"].id
+        n = len(CALLS.items)
+        await CALLS.until(n + 2)
+    after = s2.get_job_details(attached)
+    assert after.runs > before.runs
+    new_ids = [r.run_id for r in after.last_runs if r not in before.last_runs]
+    assert min(new_ids) > max(r.run_id for r in before.last_runs)  # ids never repeat
+    assert "paused" not in CALLS.labels()
+
+
+async def test_a_pending_retry_survives_a_restart(tmp_path: Path) -> None:
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        job = await s.add_job(
+            tk.Never(), always_fails, "x", key="flaky", retry=tk.FixedDelay(2, 30)
+        )
+        with s.subscribe(tk.RetryScheduled) as retries:
+            await s.trigger_job(job)
+            with trio.fail_after(5):
+                await retries.receive()
+        assert s.get_job_details(job).attempt == 2
+        due = s.get_job_details(job).next_run_at
+        assert due is not None
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s2:
+        (summary,) = s2.list_all_jobs()
+        details = s2.get_job_details(summary.id)
+        assert details.attempt == 2
+        assert details.next_run_at is not None
+        assert abs((details.next_run_at - due).total_seconds()) < 1.0
+
+
+async def test_a_changed_definition_is_planned_from_the_last_fired_occurrence(
+    tmp_path: Path,
+) -> None:
+    # Life 1: the 13:00 occurrence of an hourly grid fires.
+    wall = MockWallClock(T0 + HOUR - timedelta(seconds=0.05))
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
+        await s.add_job(tk.Interval(HOUR, start=T0), record, "hourly", key="grid")
+        await CALLS.until(1)
+    assert CALLS.items[0][1].scheduled_for == T0 + HOUR
+    # Life 2, ten minutes later, deploys a half-hourly grid: its next run is the first
+    # occurrence after 13:00, not after now, and 13:00 does not run again.
+    wall = MockWallClock(T0 + HOUR + timedelta(minutes=10))
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
+        job = await s.add_job(tk.Interval(HOUR / 2, start=T0), record, "half", key="grid")
+        assert s.get_job_details(job).next_run_at == T0 + HOUR * 1.5
+        assert s.get_job_details(job).schedule == tk.Interval(HOUR / 2, start=T0)
+    # Life 3 re-adds the same definition: nothing changes.
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
+        job = await s.add_job(tk.Interval(HOUR / 2, start=T0), record, "half", key="grid")
+        assert s.get_job_details(job).next_run_at == T0 + HOUR * 1.5
+    assert len(CALLS.items) == 1
+
+
+@pytest.mark.parametrize(
+    ("misfire", "runs", "skipped"),
+    [(tk.Coalesce(), [T0 + 5 * HOUR], 4), (tk.CatchUp(limit=2), [T0 + 4 * HOUR, T0 + 5 * HOUR], 3)],
+)
+async def test_occurrences_missed_while_down_go_through_the_misfire_policy(
+    tmp_path: Path, misfire: tk.abc.MisfirePolicy, runs: list[datetime], skipped: int
+) -> None:
+    wall = MockWallClock(T0 + timedelta(seconds=1))
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
+        await s.add_job(tk.Interval(HOUR, start=T0), record, "h", key="hourly", misfire=misfire)
+    # Down from 12:00 to 17:00: 13:00, 14:00, 15:00, 16:00 and 17:00 were missed.
+    wall = MockWallClock(T0 + 5 * HOUR + timedelta(seconds=1))
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
+        await CALLS.until(len(runs))
+        (summary,) = s.list_all_jobs()
+        details = s.get_job_details(summary.id)
+    assert [ctx.scheduled_for for _, ctx in CALLS.items] == runs
+    assert details.misfires == skipped
+    (gap,) = details.skipped
+    assert (gap.first, gap.count, gap.reason) == (T0 + HOUR, skipped, "misfire")
+    assert gap.last == T0 + skipped * HOUR
+    # The range is in the file, for whoever inspects it.
+    with sqlite3.connect(tmp_path / "jobs.db") as db:
+        assert db.execute("SELECT count, reason FROM skipped").fetchall() == [(skipped, "misfire")]
+
+
+async def test_history_in_the_file_is_pruned_to_history_size(tmp_path: Path) -> None:
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), history_size=3) as s:
+        await s.add_job(tk.Interval(0.01), record, "tick", key="ticker")
+        await CALLS.until(8)
+    with sqlite3.connect(tmp_path / "jobs.db") as db:
+        (count,) = db.execute("SELECT count(*) FROM runs").fetchone()
+    assert count == 3
+
+
+async def test_updates_and_commands_are_durable(tmp_path: Path) -> None:
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        job = await s.add_job(tk.Never(), record, "old", key="job")
+        with pytest.raises(TypeError, match="closure"):
+            await s.update_job(job, async_fn=_closure())
+        await s.update_job(job, args=("new",), name="renamed", timeout=5)
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        (summary,) = s.list_all_jobs()
+        details = s.get_job_details(summary.id)
+        assert (details.name, details.timeout) == ("renamed", 5)
+        await s.trigger_job(summary.id)
+        await CALLS.until(1)
+    assert CALLS.labels() == ["new"]
+
+
+# ---------------------------------------------------------------------- what can be stored
+
+
+@attrs.frozen
+class EveryOtherHour(tk.abc.Schedule):
+    """A custom schedule, stored through a registered codec."""
+
+    start: datetime
+
+    def next_after(self, after: datetime) -> datetime | None:
+        steps = math.floor((after - self.start) / (2 * HOUR)) + 1
+        return self.start + max(steps, 0) * 2 * HOUR
+
+
+EVERY_OTHER_HOUR = tk.Codec(
+    "tests.every_other_hour",
+    EveryOtherHour,
+    encode=lambda s: {"start": s.start.isoformat()},
+    decode=lambda data, version: EveryOtherHour(datetime.fromisoformat(data["start"])),
+)
+
+
+def _closure() -> Callable[[str], Any]:
+    async def inner(label: str) -> None:
+        pass
+
+    return inner
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"async_fn": _closure()}, "closure"),
+        ({"async_fn": Holder().method}, "bound method"),
+        ({"async_fn": functools.partial(record)}, "partial"),
+        ({"args": ((1, 2),)}, r"args\[0\].*tuple.*list"),
+        ({"args": ({"a": {1, 2}},)}, r"args\[0\]\['a'\].*set"),
+        ({"args": (math.nan,)}, r"args\[0\]"),
+        ({"schedule": EveryOtherHour(T0)}, "EveryOtherHour has no codec"),
+    ],
+)
+async def test_a_durable_store_refuses_what_it_cannot_store(
+    tmp_path: Path, kwargs: dict[str, Any], match: str
+) -> None:
+    call: dict[str, Any] = {"schedule": tk.Never(), "async_fn": record, "args": ("x",)}
+    call.update(kwargs)
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        with pytest.raises(TypeError, match=match):
+            await s.add_job(call["schedule"], call["async_fn"], *call["args"])
+        with pytest.raises(TypeError, match=match):
+            s.try_add_job(call["schedule"], call["async_fn"], *call["args"])
+        assert s.list_all_jobs() == []
+    # The memory store keeps Python objects, so it takes them.
+    async with tk.open_scheduler(max_workers=1) as s:
+        await s.add_job(call["schedule"], call["async_fn"], *call["args"])
+
+
+async def test_a_registered_codec_stores_a_custom_schedule(tmp_path: Path) -> None:
+    async with tk.open_scheduler(
+        max_workers=1, store=sqlite(tmp_path, codecs=[EVERY_OTHER_HOUR])
+    ) as s:
+        await s.add_job(EveryOtherHour(T0), record, "x", key="custom")
+    async with tk.open_scheduler(
+        max_workers=1, store=sqlite(tmp_path, codecs=[EVERY_OTHER_HOUR])
+    ) as s:
+        (summary,) = s.list_all_jobs()
+        assert s.get_job_details(summary.id).schedule == EveryOtherHour(T0)
+    # Without the codec, the job is kept and reported, not run.
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        (summary,) = s.list_all_jobs()
+        error = s.get_job_details(summary.id).error
+        assert error is not None
+        assert "tests.every_other_hour" in error.message
+
+
+# ---------------------------------------------------------------------- a function that is gone
+
+
+async def test_a_job_whose_function_does_not_import_is_reported_and_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "gone_module.py").write_text(
+        "from tests.test_store import CALLS\n"
+        "async def job(label: str) -> None:\n"
+        "    from tests import test_store\n"
+        "    test_store.CALLS.add(label)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import gone_module  # type: ignore[import-not-found]
+
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        await s.add_job(tk.Interval(0.02), gone_module.job, "old", key="legacy")
+        await CALLS.until(1)
+    # The next deploy no longer has the module.
+    (tmp_path / "gone_module.py").unlink()
+    monkeypatch.delitem(sys.modules, "gone_module")
+    count = len(CALLS.items)
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        (summary,) = s.list_all_jobs()
+        details = s.get_job_details(summary.id)
+        assert details.error is not None
+        assert "gone_module" in details.error.message
+        assert s.get_metrics_snapshot().jobs_unloadable == 1
+        assert "gone_module" in caplog.text
+        with pytest.raises(tk.JobNotLoaded):
+            await s.pause_job(summary.id)
+        await trio.sleep(0.1)
+        assert len(CALLS.items) == count  # not run
+        # Code that has a function attaches to the key: the job runs again, history kept.
+        fixed = await s.add_job(tk.Interval(0.02), record, "new", key="legacy")
+        assert fixed == summary.id
+        assert s.get_metrics_snapshot().jobs_unloadable == 0
+        await CALLS.until(count + 1)
+        assert s.get_job_details(fixed).runs >= 1
+    assert CALLS.labels()[-1] == "new"
+
+
+# ---------------------------------------------------------------------- opening
+
+
+async def test_a_corrupt_file_raises_a_typed_error_naming_it_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "jobs.db"
+    path.write_bytes(b"this is not a database, just some bytes\n" * 200)
+    entered = False
+    with pytest.raises(tk.StoreCorrupt, match=str(path)):
+        async with tk.open_scheduler(max_workers=1, store=tk.SQLiteStore(path)):
+            entered = True
+    assert not entered
+
+
+async def test_an_sqlite_file_of_something_else_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (name TEXT)")
+    with pytest.raises(tk.StoreCorrupt, match="not a turnkeeper_trio store"):
+        async with tk.open_scheduler(max_workers=1, store=tk.SQLiteStore(path)):
+            pass
+
+
+async def test_a_store_written_by_a_newer_version_is_refused(tmp_path: Path) -> None:
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)):
+        pass
+    with sqlite3.connect(tmp_path / "jobs.db") as db:
+        db.execute("PRAGMA user_version=99")
+    with pytest.raises(tk.StoreCorrupt, match="schema version 99"):
+        async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)):
+            pass
+
+
+async def test_an_unopenable_path_raises_store_error(tmp_path: Path) -> None:
+    store = tk.SQLiteStore(tmp_path / "missing-dir" / "jobs.db")
+    with pytest.raises(tk.StoreError, match="missing-dir"):
+        async with tk.open_scheduler(max_workers=1, store=store):
+            pass
+
+
+async def test_a_second_scheduler_on_the_same_file_is_refused_until_the_first_stops(
+    tmp_path: Path,
+) -> None:
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        await s.add_job(tk.Never(), record, "x", key="only")
+        with pytest.raises(tk.StoreLocked, match=r"jobs\.db"):
+            async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)):
+                pass
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        assert [j.id.key for j in s.list_all_jobs()] == ["only"]
+
+
+class FailingStore(tk.SQLiteStore):
+    """An SQLite store whose disk fills up after the first write."""
+
+    writes = 0
+
+    async def write(self, batch: tk.abc.Batch) -> None:
+        self.writes += 1
+        if self.writes > 1:
+            raise tk.StoreError(f"{self.path}: database or disk is full")
+        await super().write(batch)
+
+
+async def test_a_failed_write_stops_the_scheduler_with_store_error(tmp_path: Path) -> None:
+    with pytest.raises(tk.StoreError, match="disk is full"):
+        async with tk.open_scheduler(max_workers=1, store=FailingStore(tmp_path / "jobs.db")) as s:
+            await s.add_job(tk.Never(), record, "x", key="a")
+            await s.add_job(tk.Never(), record, "x", key="b")
+            await trio.sleep_forever()
+
+
+async def test_a_failed_write_behind_the_body_still_comes_out_of_the_block(
+    tmp_path: Path,
+) -> None:
+    entered = trio.Event()
+    with pytest.raises(tk.StoreError, match="disk is full"):
+        async with tk.open_scheduler(max_workers=1, store=FailingStore(tmp_path / "jobs.db")) as s:
+            await s.add_job(tk.Interval(0.01), record, "x", key="a")
+            entered.set()
+            await trio.sleep_forever()  # the job's next outcome is the write that fails
+    assert entered.is_set()
