@@ -18,7 +18,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import bench_dispatch, bench_lateness, bench_profile, bench_scale, bench_schedules
+from . import (
+    bench_dispatch,
+    bench_lateness,
+    bench_profile,
+    bench_scale,
+    bench_schedules,
+    bench_store,
+)
 from ._common import WORKERS, machine, percentile, versions
 
 HERE = Path(__file__).resolve().parent
@@ -155,8 +162,12 @@ def measure(quick: bool) -> dict[str, Any]:
     lateness = bench_lateness.measure()
     print("scale...", flush=True)
     scale = bench_scale.measure(*((20_000, 5_000) if quick else ()))
+    print("stores...", flush=True)
+    store_sizes = (2_000, 300, 200) if quick else (bench_store.RUNS, bench_store.ADDS, 1_000)
+    stores = bench_store.measure(*store_sizes)
     print("profile...", flush=True)
     return {
+        "store_report": bench_store.report(stores, *store_sizes),
         "date": str(datetime.date.today()),
         "quick": quick,
         "machine": machine(),
@@ -290,6 +301,8 @@ def render(raw: dict[str, Any], *, write: bool = True) -> str:
         bench_schedules.report([tuple(row) for row in raw["schedules_rows"]]),
         "",
         raw["subscriber_report"],
+        "",
+        raw.get("store_report", ""),
         "",
         raw["profile_report"],
         "",

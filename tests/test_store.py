@@ -8,13 +8,15 @@ is one ``open_scheduler`` block on the same file.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import sqlite3
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
@@ -484,3 +486,64 @@ async def test_a_failed_write_behind_the_body_still_comes_out_of_the_block(
             entered.set()
             await trio.sleep_forever()  # the job's next outcome is the write that fails
     assert entered.is_set()
+
+
+# ---------------------------------------------------------------------- more of the contract
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        tk.Cron("0 9 * * MON-FRI", tz=ZoneInfo("Europe/Paris")),
+        tk.WeekdayTimes([("mon", time(9, 30)), ("fri", time(17))], tz=ZoneInfo("America/New_York")),
+        tk.Interval(timedelta(minutes=5), start=datetime(2026, 1, 1, 0, 0, 0, 123457, tzinfo=UTC)),
+        tk.Interval(90),
+        tk.Once(datetime(2227, 1, 1, 0, 0, 0, 999999, tzinfo=timezone(timedelta(hours=5)))),
+        tk.Never(),
+        tk.ExponentialBackoff(3, initial=0.5, jitter=0.1),
+        tk.FixedDelay(2, 5),
+        tk.MaxRuns(3),
+        tk.Until(datetime(2027, 1, 1, tzinfo=UTC)),
+        tk.Forever(),
+        tk.Coalesce(grace=60),
+        tk.CatchUp(limit=5, grace=10),
+    ],
+    ids=repr,
+)
+def test_built_in_strategies_come_back_equal_from_their_stored_json(value: object) -> None:
+    codecs = tk.SQLiteStore("unused.db").codecs
+    stored = json.loads(json.dumps(codecs.encode(value, "value")))
+    assert codecs.decode(stored) == value
+
+
+async def test_a_trigger_waiting_on_a_paused_job_survives_a_restart(tmp_path: Path) -> None:
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        job = await s.add_job(tk.Never(), record, "x", key="manual")
+        await s.pause_job(job)
+        await s.trigger_job(job)  # kept for resume
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        (summary,) = s.list_all_jobs()
+        assert s.get_job_details(summary.id).trigger_pending
+        await s.resume_job(summary.id)
+        await CALLS.until(1)
+    assert CALLS.labels() == ["x"]
+
+
+async def test_misfires_show_as_skipped_ranges_in_memory_too(autojump_clock: object) -> None:
+    wall = MockWallClock(T0)
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        job = await s.add_job(tk.Interval(60, start=T0), record, "x")
+        await trio.sleep(30)
+        # The dispatcher wakes at 12:01 by Trio's clock, 12:06 by the wall clock after the
+        # jump: 12:01 .. 12:06 are due, and Coalesce runs 12:06 and skips five.
+        wall.jump(300)
+        await CALLS.until(1, within=120)
+        (gap,) = s.get_job_details(job).skipped
+    assert (gap.first, gap.last, gap.count, gap.reason) == (
+        T0 + timedelta(minutes=1),
+        T0 + timedelta(minutes=5),
+        5,
+        "misfire",
+    )
+    assert CALLS.items[0][1].scheduled_for == T0 + timedelta(minutes=6)
+    assert job.key == f"~{job.value}"

@@ -195,13 +195,17 @@ def decode_tz(data: JSON) -> tzinfo:
 
 
 def encode_instant(value: datetime) -> JSON:
-    """An aware datetime as ``[POSIX timestamp, its zone]``, so the zone comes back too."""
-    return [value.timestamp(), encode_tz(value.tzinfo or UTC)]
+    """An aware datetime as ``[ISO 8601 in UTC, its zone]``: exact, and the zone comes back.
+
+    (A float timestamp would lose microseconds far from 1970, and a schedule read back
+    must compare equal to the one the code gives again, or every restart would replan.)
+    """
+    return [value.astimezone(UTC).isoformat(), encode_tz(value.tzinfo or UTC)]
 
 
 def decode_instant(data: JSON) -> datetime:
     """The inverse of :func:`encode_instant`."""
-    return datetime.fromtimestamp(float(data[0]), decode_tz(data[1]))
+    return datetime.fromisoformat(data[0]).astimezone(decode_tz(data[1]))
 
 
 # ---------------------------------------------------------------------- codecs

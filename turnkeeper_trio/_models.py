@@ -169,9 +169,9 @@ class SkippedRange:
     """Occurrences of a job that did not run: *count* of them, from *first* to *last*.
 
     *reason* says why: ``"misfire"`` (the misfire policy skipped or coalesced them: the
-    scheduler was busy, suspended, or down), ``"crashed"`` (an attempt of a job with
-    ``on_crash="skip"`` was cut off by a crash, so it is not run again) or
-    ``"unimportable"``.  *exact* is ``False`` when there were so many that the count is a
+    scheduler was busy, suspended, or down) or ``"crashed"`` (an attempt of a job with
+    ``on_crash="skip"``, or of a job paused meanwhile, was cut off by a crash, so it is not
+    run again).  *exact* is ``False`` when there were so many that the count is a
     lower bound.
 
     Example:
