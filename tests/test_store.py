@@ -547,3 +547,21 @@ async def test_misfires_show_as_skipped_ranges_in_memory_too(autojump_clock: obj
     )
     assert CALLS.items[0][1].scheduled_for == T0 + timedelta(minutes=6)
     assert job.key == f"~{job.value}"
+
+
+async def test_try_add_job_before_the_start_attaches_to_the_stored_key(tmp_path: Path) -> None:
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        job = await s.add_job(tk.Never(), record, "old", key="early")
+        await s.trigger_job(job)
+        await CALLS.until(1)
+    scheduler = tk.Scheduler(max_workers=1, store=sqlite(tmp_path))
+    early = scheduler.try_add_job(tk.Never(), record, "new", key="early")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(scheduler.run)
+        (summary,) = scheduler.list_all_jobs()
+        assert summary.id == early
+        assert scheduler.get_job_details(early).runs == 1  # the stored job, attached
+        await scheduler.trigger_job(early)
+        await CALLS.until(2)
+        await scheduler.shutdown_graceful()
+    assert CALLS.labels() == ["old", "new"]

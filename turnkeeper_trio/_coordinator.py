@@ -244,19 +244,25 @@ class Coordinator:
         self.planner.first_run_id(loaded.max_run_id + 1)
         wall_now = self.observer.now()
         for row in loaded.jobs:
-            job_id = new_id(row.key)
+            # A key ``try_add_job`` staged before the start keeps the id it returned.
+            job_id = self.keys.get(row.key) or new_id(row.key)
             self.keys[row.key] = job_id
+            staged = self.staging.take(job_id.value)
             try:
                 job, status, taken = restore(
                     row, job_id, codecs, loaded, self.planner.history_size, wall_now
                 )
             except (ImportError, StoredValueError) as exc:
                 self._load_broken(row, job_id, exc)
+                if staged is not None:
+                    self.ingest(attrs.evolve(staged, attach=True))
                 continue
             self.table.add(job)
             self.install(job, status)
             if taken is not None:
                 self._step(job, self.planner.recovered, taken)
+            if staged is not None:
+                self.ingest(attrs.evolve(staged, attach=True))
 
     def _load_broken(self, row: JobRow, job_id: JobId, exc: Exception) -> None:
         job = unloadable_job(row, job_id, exc)
@@ -519,7 +525,7 @@ class Coordinator:
         definition = self.definition(job, changes)  # refuses what a store cannot keep
         for name, value in changes.items():
             setattr(job, _JOB_FIELD.get(name, name), value)
-        if "schedule" in changes:
+        if "schedule" in changes and job.given is not None:
             job.given = job.schedule
         if definition is not None:
             job.definition = definition

@@ -26,7 +26,7 @@ import trio
 
 from ._codec import Codecs, StoredValueError, check_json_args, function_ref, import_ref
 from ._exceptions import InvalidArgument
-from ._job import Job, JobSpec, RunKind
+from ._job import Job, JobExtras, JobSpec, RunKind
 from ._lifetime import Forever
 from ._misfire import Coalesce
 from ._models import ErrorInfo, JobId, Outcome, RunRecord, SkippedRange
@@ -241,9 +241,9 @@ def restore(
             misfire=codecs.decode(d["misfire"]),
             quarantine_after=d["quarantine_after"],
             added_at=_from(d["added_at"]),
-            given=codecs.decode(d["schedule"]),
-            on_crash=d["on_crash"],
-            definition=d,
+            extras=JobExtras(
+                given=codecs.decode(d["schedule"]), on_crash=d["on_crash"], definition=d
+            ),
             runs=st["runs"],
             misfires=st["misfires"],
             consecutive_failures=st["consecutive_failures"],
@@ -318,7 +318,7 @@ def unloadable_job(row: JobRow, job_id: JobId, exc: Exception) -> Job:
         quarantine_after=None,
         added_at=_from(added) if isinstance(added, (int, float)) else _from(0.0),
         error=error_info(exc),
-        broken=row,
+        extras=JobExtras(broken=row),
     )
 
 

@@ -29,7 +29,7 @@ from ._schedule import Schedule
 from ._state import Status
 from ._store import JobRow
 
-__all__ = ["Job", "JobSpec", "Run", "RunKind"]
+__all__ = ["Job", "JobExtras", "JobSpec", "Run", "RunKind"]
 
 AsyncFn = Callable[..., Awaitable[object]]
 
@@ -70,7 +70,16 @@ class JobSpec:
             misfire=self.misfire,
             quarantine_after=self.quarantine_after,
             added_at=self.submitted_at,
-            given=self.schedule,
+            extras=self._extras(),
+        )
+
+    def _extras(self) -> JobExtras | None:
+        key = self.id._key
+        keyed = key is not None and not key.startswith("~")  # given, so it may be re-added
+        if not keyed and self.definition is None and self.on_crash == "rerun":
+            return None  # the common in-memory job: nothing extra to keep
+        return JobExtras(
+            given=self.schedule if keyed else None,
             on_crash=self.on_crash,
             definition=self.definition,
         )
@@ -115,6 +124,22 @@ class Run:
 
 
 @attrs.define(eq=False, slots=True, weakref_slot=False)
+class JobExtras:
+    """The parts of a job that most jobs do not have, kept apart to keep a pending job small."""
+
+    #: The schedule as given (``Job.schedule`` is it anchored): what a re-added key compares.
+    given: Schedule | None = None
+    on_crash: str = "rerun"
+    #: The definition as a durable store writes it.
+    definition: dict[str, Any] | None = None
+    #: The latest ranges of occurrences that did not run (made at the first one).
+    skips: deque[SkippedRange] | None = None
+    #: A stored job this process cannot run (its function does not import): the row as
+    #: stored, kept unchanged until a deploy that can run it attaches to its key.
+    broken: JobRow | None = None
+
+
+@attrs.define(eq=False, slots=True, weakref_slot=False)
 class Job:
     """A job lineage's live state.  Owned and mutated by the coordinator only."""
 
@@ -140,16 +165,55 @@ class Job:
     #: Occurrences in a row whose last attempt failed, errored or timed out.
     consecutive_failures: int = 0
     quarantined: bool = False
-    #: The schedule as given (``schedule`` is it anchored): what a re-added key compares.
-    given: Schedule | None = None
-    on_crash: str = "rerun"
-    #: The definition as a durable store writes it (``None`` with ``MemoryStore``).
-    definition: dict[str, Any] | None = None
-    #: The latest ranges of occurrences that did not run (made at the first one).
-    skips: deque[SkippedRange] | None = None
-    #: A stored job this process cannot run (its function does not import): the row as
-    #: stored, kept unchanged until a deploy that can run it attaches to its key.
-    broken: JobRow | None = None
+    #: What few jobs need (``None`` for most: it keeps a pending job small).
+    extras: JobExtras | None = None
+
+    def _extras(self) -> JobExtras:
+        extras = self.extras
+        if extras is None:
+            extras = self.extras = JobExtras()
+        return extras
+
+    @property
+    def given(self) -> Schedule | None:
+        """The schedule as given to a keyed job (``schedule`` is it anchored)."""
+        return None if self.extras is None else self.extras.given
+
+    @given.setter
+    def given(self, value: Schedule | None) -> None:
+        self._extras().given = value
+
+    @property
+    def on_crash(self) -> str:
+        """``"rerun"`` or ``"skip"``."""
+        return "rerun" if self.extras is None else self.extras.on_crash
+
+    @on_crash.setter
+    def on_crash(self, value: str) -> None:
+        self._extras().on_crash = value
+
+    @property
+    def definition(self) -> dict[str, Any] | None:
+        """The definition as a durable store writes it (``None`` with ``MemoryStore``)."""
+        return None if self.extras is None else self.extras.definition
+
+    @definition.setter
+    def definition(self, value: dict[str, Any] | None) -> None:
+        self._extras().definition = value
+
+    @property
+    def skips(self) -> deque[SkippedRange] | None:
+        """The latest ranges of occurrences that did not run."""
+        return None if self.extras is None else self.extras.skips
+
+    @skips.setter
+    def skips(self, value: deque[SkippedRange] | None) -> None:
+        self._extras().skips = value
+
+    @property
+    def broken(self) -> JobRow | None:
+        """The stored row of a job this process cannot run (see ``JobExtras.broken``)."""
+        return None if self.extras is None else self.extras.broken
 
     @property
     def state(self) -> JobState:

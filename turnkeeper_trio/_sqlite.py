@@ -205,9 +205,9 @@ class SQLiteStore(JobStore):
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc):
-                raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+        except sqlite3.OperationalError as exc:  # read-only, busy past the timeout, I/O
+            raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
+        except sqlite3.DatabaseError as exc:  # "file is not a database", malformed pages
             raise StoreCorrupt(f"{self.path}: not a readable SQLite store: {exc}") from exc
 
     def _check_and_migrate(self, connection: sqlite3.Connection) -> None:
