@@ -7,6 +7,7 @@ is one ``open_scheduler`` block on the same file.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -85,6 +86,12 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[]
     if request.param == "memory":
         return tk.MemoryStore
     return lambda: tk.SQLiteStore(tmp_path / "jobs.db")
+
+
+def sql(path: Path, statement: str) -> list[tuple[Any, ...]]:
+    """Run one statement on the file, as someone inspecting it with the sqlite3 shell would."""
+    with contextlib.closing(sqlite3.connect(path)) as db, db:
+        return db.execute(statement).fetchall()
 
 
 def sqlite(tmp_path: Path, **kwargs: Any) -> tk.SQLiteStore:
@@ -260,17 +267,14 @@ async def test_occurrences_missed_while_down_go_through_the_misfire_policy(
     assert (gap.first, gap.count, gap.reason) == (T0 + HOUR, skipped, "misfire")
     assert gap.last == T0 + skipped * HOUR
     # The range is in the file, for whoever inspects it.
-    with sqlite3.connect(tmp_path / "jobs.db") as db:
-        assert db.execute("SELECT count, reason FROM skipped").fetchall() == [(skipped, "misfire")]
+    assert sql(tmp_path / "jobs.db", "SELECT count, reason FROM skipped") == [(skipped, "misfire")]
 
 
 async def test_history_in_the_file_is_pruned_to_history_size(tmp_path: Path) -> None:
     async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), history_size=3) as s:
         await s.add_job(tk.Interval(0.01), record, "tick", key="ticker")
         await CALLS.until(8)
-    with sqlite3.connect(tmp_path / "jobs.db") as db:
-        (count,) = db.execute("SELECT count(*) FROM runs").fetchone()
-    assert count == 3
+    assert sql(tmp_path / "jobs.db", "SELECT count(*) FROM runs") == [(3,)]
 
 
 async def test_updates_and_commands_are_durable(tmp_path: Path) -> None:
@@ -420,8 +424,7 @@ async def test_a_corrupt_file_raises_a_typed_error_naming_it_at_open(tmp_path: P
 
 async def test_an_sqlite_file_of_something_else_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "app.db"
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE users (name TEXT)")
+    sql(path, "CREATE TABLE users (name TEXT)")
     with pytest.raises(tk.StoreCorrupt, match="not a turnkeeper_trio store"):
         async with tk.open_scheduler(max_workers=1, store=tk.SQLiteStore(path)):
             pass
@@ -430,8 +433,7 @@ async def test_an_sqlite_file_of_something_else_is_refused(tmp_path: Path) -> No
 async def test_a_store_written_by_a_newer_version_is_refused(tmp_path: Path) -> None:
     async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)):
         pass
-    with sqlite3.connect(tmp_path / "jobs.db") as db:
-        db.execute("PRAGMA user_version=99")
+    sql(tmp_path / "jobs.db", "PRAGMA user_version=99")
     with pytest.raises(tk.StoreCorrupt, match="schema version 99"):
         async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)):
             pass

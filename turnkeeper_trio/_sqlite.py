@@ -328,9 +328,9 @@ class SQLiteStore(JobStore):
     def _prune(connection: sqlite3.Connection, table: str, keys: set[str], keep: int) -> None:
         """Keep the newest *keep* rows of *table* for each of *keys*."""
         connection.executemany(
-            f"DELETE FROM {table} WHERE job_key = ?1 AND id <= coalesce((SELECT id FROM "
-            f"{table} WHERE job_key = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2), -1)",
-            [(key, keep) for key in keys],
+            f"DELETE FROM {table} WHERE job_key = ? AND id <= coalesce((SELECT id FROM "
+            f"{table} WHERE job_key = ? ORDER BY id DESC LIMIT 1 OFFSET ?), -1)",
+            [(key, key, keep) for key in keys],
         )
 
     # ------------------------------------------------------------------ close
