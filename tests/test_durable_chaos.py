@@ -35,12 +35,15 @@ KILLS = 6
 Effect = tuple[int, str, datetime]
 
 
-def _spawn(db: Path, effects: Path, life: int, mode: str) -> subprocess.Popen[str]:
+def _spawn(
+    db: Path, effects: Path, life: int, mode: str, stderr: int | None = None
+) -> subprocess.Popen[str]:
     code = "from tests.durable_child import main; main()"
     return subprocess.Popen(
         [sys.executable, "-c", code, str(db), str(effects), str(life), mode],
         cwd=ROOT,
         stdout=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
@@ -163,6 +166,33 @@ def test_kill_and_restart_never_loses_or_doubles_an_occurrence(tmp_path: Path) -
     assert repeats + sum(len(v) for v in skipped.values()) > 0
     for info in details.values():
         assert all(reason in ("crashed", "misfire") for *_, reason in info["skipped"])
+
+
+def test_a_second_process_is_refused_until_the_first_is_killed(tmp_path: Path) -> None:
+    db, effects_file = tmp_path / "jobs.db", tmp_path / "effects.txt"
+    first = _spawn(db, effects_file, 0, "run")
+    try:
+        _wait_ready(first)
+        second = _spawn(db, effects_file, 1, "run", stderr=subprocess.PIPE)
+        out, err = second.communicate(timeout=60)
+        assert second.returncode != 0
+        assert "StoreLocked" in err
+        assert str(db) in err
+        assert "ready" not in out
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait()
+        if first.stdout is not None:
+            first.stdout.close()
+    # The lock went with the killed process: a new one takes over at once.
+    third = _spawn(db, effects_file, 2, "run")
+    try:
+        _wait_ready(third)
+    finally:
+        os.kill(third.pid, signal.SIGKILL)
+        third.wait()
+        if third.stdout is not None:
+            third.stdout.close()
 
 
 # ---------------------------------------------------------------------- the checker can fail

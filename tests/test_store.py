@@ -567,3 +567,95 @@ async def test_try_add_job_before_the_start_attaches_to_the_stored_key(tmp_path:
         await CALLS.until(2)
         await scheduler.shutdown_graceful()
     assert CALLS.labels() == ["old", "new"]
+
+
+async def test_commands_and_queries_behave_the_same_on_both_stores(
+    store_factory: Callable[[], tk.abc.JobStore],
+) -> None:
+    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+        job = await s.add_job(tk.Never(), record, "a", key="job", on_crash="skip")
+        details = s.get_job_details(job)
+        assert (details.on_crash, details.next_run_at) == ("skip", None)
+        await s.pause_job(job)
+        await s.trigger_job(job)  # waits for the resume
+        assert s.get_job_details(job).state is tk.JobState.PAUSED
+        await s.update_job(job, args=("b",))
+        await s.resume_job(job)
+        await CALLS.until(1)
+        await s.cancel_job(job)
+        (summary,) = s.list_all_jobs()
+        assert (summary.id, summary.state) == (job, tk.JobState.CANCELLED)
+        with pytest.raises(tk.JobFinished):
+            await s.trigger_job(job)
+    assert CALLS.labels() == ["b"]
+    assert s.get_job_details(job).counts.succeeded == 1
+
+
+def test_store_arguments_are_checked() -> None:
+    with pytest.raises(TypeError, match="store"):
+        tk.Scheduler(max_workers=1, store="jobs.db")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="path"):
+        tk.SQLiteStore(42)  # type: ignore[arg-type]
+    with pytest.raises(tk.InvalidArgument, match="busy_timeout"):
+        tk.SQLiteStore("jobs.db", busy_timeout=-1)
+    with pytest.raises(TypeError, match="codecs"):
+        tk.SQLiteStore("jobs.db", codecs=["not a codec"])  # type: ignore[list-item]
+    with pytest.raises(tk.InvalidArgument, match="registered twice"):
+        tk.SQLiteStore("jobs.db", codecs=[EVERY_OTHER_HOUR, EVERY_OTHER_HOUR])
+
+
+async def test_one_store_instance_serves_one_scheduler_at_a_time(tmp_path: Path) -> None:
+    store = sqlite(tmp_path)
+    async with tk.open_scheduler(max_workers=1, store=store):
+        with pytest.raises(tk.StoreLocked, match="already open"):
+            async with tk.open_scheduler(max_workers=1, store=store):
+                pass
+    async with tk.open_scheduler(max_workers=1, store=store):  # free again once closed
+        pass
+
+
+async def test_a_finished_job_whose_function_is_gone_is_not_counted_as_unloadable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "old_module.py").write_text("async def job() -> None:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import old_module  # type: ignore[import-not-found]
+
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        job = await s.add_job(tk.Never(), old_module.job, key="retired")
+        await s.cancel_job(job)
+    (tmp_path / "old_module.py").unlink()
+    monkeypatch.delitem(sys.modules, "old_module")
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        (summary,) = s.list_all_jobs()
+        assert summary.state is tk.JobState.CANCELLED
+        assert s.get_metrics_snapshot().jobs_unloadable == 0
+
+
+async def test_a_retried_trigger_with_the_same_idempotency_key_runs_once(
+    store_factory: Callable[[], tk.abc.JobStore],
+) -> None:
+    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+        job = await s.add_job(tk.Never(), record, "x", key="manual")
+        await s.trigger_job(job, idempotency_key="request-1")
+        await CALLS.until(1)
+        await s.trigger_job(job, idempotency_key="request-1")  # the client retried
+        await s.trigger_job(job, idempotency_key="request-2")
+        await CALLS.until(2)
+        with pytest.raises(tk.InvalidArgument, match="idempotency_key"):
+            await s.trigger_job(job, idempotency_key="")
+    assert len(CALLS.items) == 2
+
+
+async def test_idempotency_keys_survive_a_restart(tmp_path: Path) -> None:
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        job = await s.add_job(tk.Never(), record, "x", key="manual")
+        await s.trigger_job(job, idempotency_key="request-1")
+        await CALLS.until(1)
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        (summary,) = s.list_all_jobs()
+        await s.trigger_job(summary.id, idempotency_key="request-1")
+        await s.trigger_job(summary.id, idempotency_key="request-2")
+        await CALLS.until(2)
+        await trio.sleep(0.05)
+    assert len(CALLS.items) == 2

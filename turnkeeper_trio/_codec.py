@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import attrs
 
 from ._cron import Cron
-from ._exceptions import TurnKeeperError
+from ._exceptions import InvalidArgument, TurnKeeperError
 from ._lifetime import Forever, MaxRuns, Until
 from ._misfire import CatchUp, Coalesce
 from ._retry import ExponentialBackoff, FixedDelay
@@ -334,8 +334,13 @@ class Codecs:
         for codec in (*_BUILTIN, *extra):
             if not isinstance(codec, Codec):
                 raise TypeError(f"codecs: expected tk.Codec values, got {codec!r}")
-            if codec.tag in self._by_tag and codec not in _BUILTIN:
-                raise ValueError(f"codecs: the tag {codec.tag!r} is registered twice")
+            if codec.tag in self._by_tag:
+                raise InvalidArgument(f"codecs: the tag {codec.tag!r} is registered twice")
+            if codec.type in self._by_type:
+                raise InvalidArgument(
+                    f"codecs: {codec.type.__qualname__} has a codec already "
+                    f"({self._by_type[codec.type].tag!r})"
+                )
             self._by_type[codec.type] = codec
             self._by_tag[codec.tag] = codec
 

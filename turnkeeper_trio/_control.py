@@ -14,6 +14,7 @@ from typing import Any, TypeVar, overload
 import trio
 
 from ._coordinator import Coordinator
+from ._durable import check_key
 from ._events import Event, Subscription
 from ._exceptions import SchedulerClosed
 from ._lifetime import Lifetime
@@ -137,7 +138,7 @@ class Control(Runtime):
         (await self._command()).update(job_id, changes, self._signatures)
         await self._applied()
 
-    async def trigger_job(self, job_id: JobId) -> None:
+    async def trigger_job(self, job_id: JobId, *, idempotency_key: str | None = None) -> None:
         """Run the job once as soon as possible, outside its schedule.
 
         The regular schedule is unchanged.  It never overlaps a running attempt of the same
@@ -145,15 +146,24 @@ class Control(Runtime):
         A trigger while a retry waits for its delay runs that retry now instead (one attempt,
         not two).  A trigger on a paused job runs when the job is resumed.
 
+        Args:
+            job_id: the id ``add_job`` returned.
+            idempotency_key: a short string naming this request (a request id from the
+                client, say): a trigger with a key the job has seen among its last 100 is
+                ignored, so a retried command cannot run the job twice.  Durable stores
+                keep the keys across restarts.
+
         Raises:
             JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
 
         Example:
             ```python
             await s.trigger_job(job)   # run once now, outside the schedule
+            await s.trigger_job(job, idempotency_key=request_id)   # once per request
             ```
         """
-        (await self._command()).trigger(job_id)
+        key = check_key(idempotency_key, "idempotency_key")
+        (await self._command()).trigger(job_id, key)
         await self._applied()
 
     async def pause_job(self, job_id: JobId) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Concatenate, ParamSpec
@@ -37,7 +38,15 @@ from . import _events as ev
 from ._codec import Codecs, StoredValueError
 from ._compat import in_trio_run
 from ._dispatcher import Dispatcher
-from ._durable import Journal, attach, definition_of, phase_of, restore, unloadable_job
+from ._durable import (
+    TRIGGER_KEYS_KEPT,
+    Journal,
+    attach,
+    definition_of,
+    phase_of,
+    restore,
+    unloadable_job,
+)
 from ._exceptions import JobFinished, JobNotFound, JobNotLoaded
 from ._job import Job, JobSpec, Run
 from ._metrics import MetricsSnapshot
@@ -266,8 +275,11 @@ class Coordinator:
 
     def _load_broken(self, row: JobRow, job_id: JobId, exc: Exception) -> None:
         job = unloadable_job(row, job_id, exc)
+        phase = phase_of(row.phase)
         self.table.add(job)
-        self.install(job, job.status._replace(phase=phase_of(row.phase)))
+        self.install(job, job.status._replace(phase=phase))
+        if phase.is_final:
+            return  # it will not run again anyway: shown as it ended, not counted
         self.unloadable += 1
         module = getattr(exc, "name", None) or str(row.definition.get("fn", "?"))
         self.observer.log.warning(
@@ -507,9 +519,19 @@ class Coordinator:
             self._step(job, self.planner.resumed, self.observer.now())
 
     @enable_ki_protection
-    def trigger(self, job_id: JobId) -> None:
-        """Run the job once as soon as possible, out of band; coalesces with a pending one."""
+    def trigger(self, job_id: JobId, idempotency_key: str | None = None) -> None:
+        """Run the job once as soon as possible, out of band; coalesces with a pending one.
+
+        A trigger with an idempotency key the job has seen recently is ignored.
+        """
         job = self.live_job(job_id, "trigger")
+        if idempotency_key is not None:
+            seen = job.trigger_keys
+            if seen is not None and idempotency_key in seen:
+                return
+            if seen is None:
+                seen = job.trigger_keys = deque(maxlen=TRIGGER_KEYS_KEPT)
+            seen.append(idempotency_key)
         self._step(job, self.planner.triggered)
 
     @enable_ki_protection

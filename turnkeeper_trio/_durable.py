@@ -40,6 +40,8 @@ __all__ = ["Journal", "check_key", "definition_of", "job_row", "restore"]
 #: The version of the row layout this code writes (``definition`` and ``state``).
 ROW_VERSION = 1
 ON_CRASH = ("rerun", "skip")
+#: Idempotency keys of ``trigger_job`` remembered per job.
+TRIGGER_KEYS_KEPT = 100
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -50,16 +52,16 @@ def _dt(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
-def check_key(key: object) -> str | None:
-    """A job key as given to ``add_job``: a short string, not one of the generated ones."""
+def check_key(key: object, argument: str = "key") -> str | None:
+    """A key as given to ``add_job`` (or ``trigger_job``): a short string, not a generated one."""
     if key is None:
         return None
     if not isinstance(key, str):
-        raise TypeError(f"key must be a str, got {type(key).__name__} {key!r}")
+        raise TypeError(f"{argument} must be a str, got {type(key).__name__} {key!r}")
     if not 1 <= len(key) <= 200 or not key.isprintable():
-        raise InvalidArgument(f"key must be 1 to 200 printable characters, got {key!r}")
+        raise InvalidArgument(f"{argument} must be 1 to 200 printable characters, got {key!r}")
     if key.startswith("~"):
-        raise InvalidArgument(f"key: keys starting with '~' are generated ones, got {key!r}")
+        raise InvalidArgument(f"{argument}: keys starting with '~' are reserved, got {key!r}")
     return key
 
 
@@ -152,6 +154,7 @@ def job_row(job: Job, codecs: Codecs, wall_now: float, trio_now: float) -> JobRo
         "consecutive_failures": job.consecutive_failures,
         "quarantined": job.quarantined,
         "error": None if error is None else [error.type, error.message, error.traceback],
+        "trigger_keys": list(job.trigger_keys or ()),
     }
     if s.phase is Phase.ACTIVE and run is None:
         next_run_at = retry_at if retry is not None else wall_now if s.trigger else _ts(s.due)
@@ -255,6 +258,9 @@ def restore(
         history = deque((record_of(r) for r in loaded.runs.get(row.key, ())), maxlen=history_size)
         if counts or history:
             job.records = (counts, history)
+        trigger_keys = st.get("trigger_keys")
+        if trigger_keys:
+            job.trigger_keys = deque(trigger_keys, maxlen=TRIGGER_KEYS_KEPT)
         skips = loaded.skips.get(row.key)
         if skips:
             job.skips = deque((skipped_range(r) for r in skips), maxlen=SKIPS_KEPT)

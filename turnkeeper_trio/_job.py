@@ -137,6 +137,8 @@ class JobExtras:
     #: A stored job this process cannot run (its function does not import): the row as
     #: stored, kept unchanged until a deploy that can run it attaches to its key.
     broken: JobRow | None = None
+    #: The latest idempotency keys of ``trigger_job`` (a repeated one is ignored).
+    trigger_keys: deque[str] | None = None
 
 
 @attrs.define(eq=False, slots=True, weakref_slot=False)
@@ -209,6 +211,15 @@ class Job:
     @skips.setter
     def skips(self, value: deque[SkippedRange] | None) -> None:
         self._extras().skips = value
+
+    @property
+    def trigger_keys(self) -> deque[str] | None:
+        """The latest idempotency keys of ``trigger_job``."""
+        return None if self.extras is None else self.extras.trigger_keys
+
+    @trigger_keys.setter
+    def trigger_keys(self, value: deque[str] | None) -> None:
+        self._extras().trigger_keys = value
 
     @property
     def broken(self) -> JobRow | None:

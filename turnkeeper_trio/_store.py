@@ -185,7 +185,8 @@ class Loaded:
 class JobStore(ABC):
     """Where a scheduler's jobs live: ``MemoryStore``, ``SQLiteStore`` or your own.
 
-    A store serves one scheduler at a time.  The scheduler calls ``open`` before it starts
+    A store serves one scheduler at a time.  Subclasses call ``super().__init__(codecs)``
+    (the codecs for custom strategies).  The scheduler calls ``open`` before it starts
     (and fails to start if it raises), ``write`` with each batch of changes from a task of
     its own (never two at once, in order), and ``close`` when it stops.  ``durable`` says
     whether what is written survives the process: only then does the scheduler wait for
