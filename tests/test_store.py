@@ -659,3 +659,76 @@ async def test_idempotency_keys_survive_a_restart(tmp_path: Path) -> None:
         await CALLS.until(2)
         await trio.sleep(0.05)
     assert len(CALLS.items) == 2
+
+
+# ---------------------------------------------------------------------- restore fidelity
+
+
+def _comparable(details: tk.JobDetails) -> dict[str, Any]:
+    """What a restart must keep of a job (ids are per process, so the key stands for it)."""
+    fields = attrs.asdict(details, recurse=False)
+    fields["id"] = details.id.key
+    return fields
+
+
+async def test_a_restart_shows_every_job_exactly_as_it_was(tmp_path: Path) -> None:
+    paris = ZoneInfo("Europe/Paris")
+    wall = MockWallClock(T0)
+    async with tk.open_scheduler(max_workers=2, store=sqlite(tmp_path), wall_clock=wall) as s:
+        add = s.add_job
+        await add(tk.Interval(HOUR, start=T0), record, "grid", key="grid")
+        await add(tk.Interval(HOUR / 2), record, "unanchored", key="unanchored")
+        await add(tk.Cron("30 9 * * MON-FRI", tz=paris), record, "cron", key="cron")
+        await add(
+            tk.WeekdayTimes([("tue", time(8)), ("sat", time(23, 59))], tz=paris),
+            record,
+            "weekday",
+            key="weekday",
+            lifetime=tk.MaxRuns(3),
+            misfire=tk.CatchUp(limit=4, grace=60),
+        )
+        await add(tk.Once(T0 + 3 * HOUR), record, "once", key="once", timeout=12.5)
+        paused = await add(tk.Interval(HOUR), record, "paused", key="paused")
+        await s.pause_job(paused)
+        await s.trigger_job(paused)
+        cancelled = await add(tk.Never(), record, "cancelled", key="cancelled")
+        await s.cancel_job(cancelled)
+        updated = await add(tk.Interval(HOUR), record, "updated", key="updated")
+        await s.update_job(updated, schedule=tk.Cron("0 */2 * * *"), name="renamed", args=("u",))
+        with s.subscribe(tk.RetryScheduled) as retries:
+            flaky = await add(
+                tk.Never(),
+                always_fails,
+                "flaky",
+                key="flaky",
+                retry=tk.ExponentialBackoff(3, initial=3600, max_delay=7200, jitter=0.5, seed=7),
+                quarantine_after=5,
+                on_crash="skip",
+            )
+            await s.trigger_job(flaky)
+            with trio.fail_after(5):
+                await retries.receive()
+        done = await add(tk.Never(), record, "manual", key="manual")
+        await s.trigger_job(done, idempotency_key="r1")
+        await CALLS.until(2)
+        await add(tk.Never(), record, "unkeyed")
+        before = {
+            d["id"]: d for d in (_comparable(s.get_job_details(j.id)) for j in s.list_all_jobs())
+        }
+    async with tk.open_scheduler(
+        max_workers=2, store=sqlite(tmp_path), wall_clock=MockWallClock(wall.now())
+    ) as s:
+        after = {
+            d["id"]: d for d in (_comparable(s.get_job_details(j.id)) for j in s.list_all_jobs())
+        }
+        await s.shutdown_force()
+    assert set(after) == set(before)
+    for key, was in before.items():
+        now = after[key]
+        was_next, now_next = was.pop("next_run_at"), now.pop("next_run_at")
+        assert (was_next is None) == (now_next is None), key
+        if was_next is not None:
+            assert abs((now_next - was_next).total_seconds()) < 1.0, key
+        assert now == was, key
+    assert after["paused"]["trigger_pending"]
+    assert after["flaky"]["attempt"] == 2
