@@ -6,7 +6,7 @@ import enum
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 import attrs
 import trio
@@ -32,6 +32,7 @@ from ._store import JobRow
 __all__ = ["Job", "JobExtras", "JobSpec", "Run", "RunKind"]
 
 AsyncFn = Callable[..., Awaitable[object]]
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -123,6 +124,33 @@ class Run:
     send_scope: trio.CancelScope | None = None
 
 
+class _Extra(Generic[T]):
+    """A field of ``JobExtras``, read and written through the job.
+
+    Reading gives the default while the job has no extras; writing makes them.
+    """
+
+    def __init__(self, default: T) -> None:
+        self.default = default
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, job: None, owner: type) -> _Extra[T]: ...
+    @overload
+    def __get__(self, job: Job, owner: type) -> T: ...
+    def __get__(self, job: Job | None, owner: type) -> T | _Extra[T]:
+        if job is None:
+            return self
+        extras = job.extras
+        return self.default if extras is None else getattr(extras, self.name)
+
+    def __set__(self, job: Job, value: T) -> None:
+        setattr(job._extras(), self.name, value)
+
+
 @attrs.define(eq=False, slots=True, weakref_slot=False)
 class JobExtras:
     """The parts of a job that most jobs do not have, kept apart to keep a pending job small."""
@@ -176,55 +204,12 @@ class Job:
             extras = self.extras = JobExtras()
         return extras
 
-    @property
-    def given(self) -> Schedule | None:
-        """The schedule as given to a keyed job (``schedule`` is it anchored)."""
-        return None if self.extras is None else self.extras.given
-
-    @given.setter
-    def given(self, value: Schedule | None) -> None:
-        self._extras().given = value
-
-    @property
-    def on_crash(self) -> str:
-        """``"rerun"`` or ``"skip"``."""
-        return "rerun" if self.extras is None else self.extras.on_crash
-
-    @on_crash.setter
-    def on_crash(self, value: str) -> None:
-        self._extras().on_crash = value
-
-    @property
-    def definition(self) -> dict[str, Any] | None:
-        """The definition as a durable store writes it (``None`` with ``MemoryStore``)."""
-        return None if self.extras is None else self.extras.definition
-
-    @definition.setter
-    def definition(self, value: dict[str, Any] | None) -> None:
-        self._extras().definition = value
-
-    @property
-    def skips(self) -> deque[SkippedRange] | None:
-        """The latest ranges of occurrences that did not run."""
-        return None if self.extras is None else self.extras.skips
-
-    @skips.setter
-    def skips(self, value: deque[SkippedRange] | None) -> None:
-        self._extras().skips = value
-
-    @property
-    def trigger_keys(self) -> deque[str] | None:
-        """The latest idempotency keys of ``trigger_job``."""
-        return None if self.extras is None else self.extras.trigger_keys
-
-    @trigger_keys.setter
-    def trigger_keys(self, value: deque[str] | None) -> None:
-        self._extras().trigger_keys = value
-
-    @property
-    def broken(self) -> JobRow | None:
-        """The stored row of a job this process cannot run (see ``JobExtras.broken``)."""
-        return None if self.extras is None else self.extras.broken
+    given = _Extra["Schedule | None"](None)
+    on_crash = _Extra[str]("rerun")
+    definition = _Extra["dict[str, Any] | None"](None)
+    skips = _Extra["deque[SkippedRange] | None"](None)
+    trigger_keys = _Extra["deque[str] | None"](None)
+    broken = _Extra["JobRow | None"](None)
 
     @property
     def state(self) -> JobState:
