@@ -6,12 +6,13 @@ import json
 import os
 import signal
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import trio
 
 import turnkeeper_trio as tk
-from examples import demo, graceful_service, quickstart, web_service
+from examples import demo, durable_service, graceful_service, quickstart, web_service
 from examples.simulated_time import test_report_runs_on_weekday_mornings
 from turnkeeper_trio.testing import MockWallClock
 
@@ -44,6 +45,27 @@ async def test_graceful_service_stops_on_sigterm(capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "received SIGTERM: shutting down gracefully" in out
     assert "stopped cleanly" in out
+
+
+async def test_durable_service_carries_on_after_a_restart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Real time: the store works in a thread.
+    db = str(tmp_path / "jobs.db")
+    await durable_service.main(db, 1.2)
+    first = capsys.readouterr().out
+    await durable_service.main(db, 1.2)
+    second = capsys.readouterr().out
+
+    def runs(out: str, key: str) -> tuple[str, int]:
+        (line,) = [line for line in out.splitlines() if line.startswith(key) and "runs=" in line]
+        state, count = line.split()[1:3]
+        return state, int(count.removeprefix("runs="))
+
+    assert runs(first, "heartbeat")[1] >= 1
+    assert runs(second, "heartbeat")[1] > runs(first, "heartbeat")[1]  # counts carry on
+    assert runs(second, "nightly-export") == ("paused", 0)  # still paused
+    assert "heartbeat for" in second
 
 
 async def test_quickstart_runs_both_jobs_on_their_schedules(
