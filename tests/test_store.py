@@ -732,3 +732,21 @@ async def test_a_restart_shows_every_job_exactly_as_it_was(tmp_path: Path) -> No
         assert now == was, key
     assert after["paused"]["trigger_pending"]
     assert after["flaky"]["attempt"] == 2
+
+
+async def stored_start(path: str, key: str) -> None:
+    """Record whether the store already says this attempt started (read as a shell would)."""
+    ((state,),) = sql(Path(path), f"SELECT state FROM jobs WHERE key = '{key}'")
+    run = json.loads(state)["run"]
+    CALLS.add("started" if run is not None and run[4] else "not written")
+
+
+async def test_an_at_most_once_attempt_is_written_as_started_before_its_code_runs(
+    tmp_path: Path,
+) -> None:
+    path = str(tmp_path / "jobs.db")
+    async with tk.open_scheduler(max_workers=1, store=tk.SQLiteStore(path)) as s:
+        job = await s.add_job(tk.Never(), stored_start, path, "once", key="once", on_crash="skip")
+        await s.trigger_job(job)
+        await CALLS.until(1)
+    assert CALLS.labels() == ["started"]
