@@ -170,7 +170,7 @@ async def test_occurrence_id_is_stable_across_retries(
 async def test_jobs_state_counts_and_history_survive_a_restart(tmp_path: Path) -> None:
     async with tk.open_scheduler(max_workers=2, store=sqlite(tmp_path)) as s:
         ticker = await s.add_job(tk.Interval(0.02), record, "tick", key="ticker")
-        paused = await s.add_job(tk.Interval(0.02), record, "paused", key="paused")
+        paused = await s.add_job(tk.Interval(60), record, "paused", key="paused")
         await s.pause_job(paused)
         cancelled = await s.add_job(tk.Never(), record, "cancelled", key="cancelled")
         await s.cancel_job(cancelled)
