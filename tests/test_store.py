@@ -359,12 +359,21 @@ async def test_a_registered_codec_stores_a_custom_schedule(tmp_path: Path) -> No
     ) as s:
         (summary,) = s.list_all_jobs()
         assert s.get_job_details(summary.id).schedule == EveryOtherHour(T0)
-    # Without the codec, the job is kept and reported, not run.
+    # Without the codec, the job is kept and reported, not run; a built-in schedule for
+    # its key replaces what could not be read.
     async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
         (summary,) = s.list_all_jobs()
         error = s.get_job_details(summary.id).error
         assert error is not None
         assert "tests.every_other_hour" in error.message
+        replaced = await s.add_job(tk.Interval(0.02), record, "x", key="custom")
+        assert replaced == summary.id
+        assert s.get_job_details(replaced).schedule.every == timedelta(seconds=0.02)  # type: ignore[attr-defined]
+        await CALLS.until(1)
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        (summary,) = s.list_all_jobs()
+        assert s.get_job_details(summary.id).error is None
+        assert s.get_metrics_snapshot().jobs_unloadable == 0
 
 
 # ---------------------------------------------------------------------- a function that is gone

@@ -294,15 +294,18 @@ class Coordinator:
 
     def _repair(self, job: Job, spec: JobSpec) -> None:
         """A deploy that has the function re-added the key of a job this one could not load."""
-        assert job.broken is not None
+        broken = job.broken
+        assert broken is not None
         assert spec.definition is not None
-        row = attrs.evolve(
-            job.broken,
-            definition={
-                **spec.definition,
-                "added_at": job.broken.definition.get("added_at", spec.submitted_at.timestamp()),
-            },
-        )
+        added_at = broken.definition.get("added_at", spec.submitted_at.timestamp())
+        definition = {**spec.definition, "added_at": added_at}
+        state = broken.state
+        # A new schedule replaces the stored (anchored) one, which may be what could not
+        # be read; it is then planned from the last fired occurrence, as for any attach.
+        rescheduled = broken.definition.get("schedule") != definition["schedule"]
+        if rescheduled:
+            state = {**state, "schedule": definition["schedule"]}
+        row = attrs.evolve(broken, definition=definition, state=state)
         fresh, status, taken = restore(
             row,
             job.id,
@@ -318,7 +321,9 @@ class Coordinator:
         self.install(job, status._replace(phase=job.status.phase))
         if taken is not None:
             self._step(job, self.planner.recovered, taken)
-        elif self.journal is not None:
+        if rescheduled:
+            self._step(job, self.planner.redefined, ("schedule",))
+        elif taken is None and self.journal is not None:
             self.journal.changed(job)
 
     def journal_codecs(self) -> Codecs:

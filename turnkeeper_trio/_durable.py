@@ -470,6 +470,9 @@ class Journal:
         not; a failed write wakes every waiter with ``StoreError``.
         """
         target = self.marked
+        if self.saved >= target:
+            await trio.lowlevel.cancel_shielded_checkpoint()  # still one checkpoint
+            return
         with trio.CancelScope(shield=True):
             while self.saved < target:
                 if self._failure is not None:
