@@ -14,7 +14,7 @@ import math
 import sqlite3
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -314,6 +314,19 @@ EVERY_OTHER_HOUR = tk.Codec(
 )
 
 
+class PlusOne(tzinfo):
+    """A hand-made zone: no key to store it by."""
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        return HOUR
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "+01"
+
+
 def _closure() -> Callable[[str], Any]:
     async def inner(label: str) -> None:
         pass
@@ -331,6 +344,7 @@ def _closure() -> Callable[[str], Any]:
         ({"args": ({"a": {1, 2}},)}, r"args\[0\]\['a'\].*set"),
         ({"args": (math.nan,)}, r"args\[0\]"),
         ({"schedule": EveryOtherHour(T0)}, "EveryOtherHour has no codec"),
+        ({"schedule": tk.Cron("0 9 * * *", tz=PlusOne())}, "tz: .*ZoneInfo"),
     ],
 )
 async def test_a_durable_store_refuses_what_it_cannot_store(
@@ -759,3 +773,30 @@ async def test_an_at_most_once_attempt_is_written_as_started_before_its_code_run
         await s.trigger_job(job)
         await CALLS.until(1)
     assert CALLS.labels() == ["started"]
+
+
+async def hangs(label: str) -> None:
+    CALLS.add(label)
+    await trio.sleep_forever()
+
+
+async def test_a_forced_shutdown_records_the_cancelled_attempt_and_does_not_rerun_it(
+    tmp_path: Path,
+) -> None:
+    class Stop(Exception):
+        pass
+
+    with pytest.raises(Stop):
+        async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+            job = await s.add_job(tk.Never(), hangs, "x", key="hangs")
+            await s.trigger_job(job)
+            await CALLS.until(1)
+            raise Stop
+    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        (summary,) = s.list_all_jobs()
+        details = s.get_job_details(summary.id)
+        assert details.state is tk.JobState.SCHEDULED
+        assert details.counts.cancelled == 1
+        assert [r.outcome for r in details.last_runs] == [tk.Outcome.CANCELLED]
+        await trio.sleep(0.1)
+    assert len(CALLS.items) == 1  # not run again
