@@ -64,9 +64,9 @@ class StoredValueError(TurnKeeperError, ValueError):
 def function_ref(fn: object) -> str:
     """The ``module:qualname`` a durable store keeps for *fn*; ``TypeError`` if there is none.
 
-    Only a function that ``import_ref`` finds again under that name is accepted: a lambda, a
-    nested function (closure), a bound method or a ``functools.partial`` has no name another
-    process could import.
+    Only a function that ``import_ref`` finds again under that name is accepted: a nested
+    function (closure), a bound method or a ``functools.partial`` has no name another process
+    could import.  (A lambda is refused earlier: it cannot be an ``async def``.)
     """
     if isinstance(fn, functools.partial):
         raise TypeError(
@@ -85,11 +85,6 @@ def function_ref(fn: object) -> str:
         raise TypeError(
             f"async_fn: {fn!r} has no module and qualified name, so a durable store cannot "
             "import it again; use a module-level async function"
-        )
-    if "<lambda>" in qualname:
-        raise TypeError(
-            "async_fn: a lambda cannot be stored by a durable store; define a module-level "
-            "async function"
         )
     if "<locals>" in qualname:
         raise TypeError(

@@ -48,8 +48,12 @@ def _ts(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
 
+def _from(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
 def _dt(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+    return None if value is None else _from(value)
 
 
 def check_key(key: object, argument: str = "key") -> str | None:
@@ -105,24 +109,6 @@ def definition_of(
     }
 
 
-def redefine(job: Job, codecs: Codecs) -> None:
-    """Recompute the stored definition of *job* after ``update_job`` changed it."""
-    job.definition = definition_of(
-        codecs,
-        name=job.name,
-        fn=job.fn,
-        args=job.args,
-        schedule=job.given if job.given is not None else job.schedule,
-        retry=job.retry,
-        timeout=job.timeout,
-        lifetime=job.lifetime,
-        misfire=job.misfire,
-        quarantine_after=job.quarantine_after,
-        on_crash=job.on_crash,
-        added_at=job.added_at,
-    )
-
-
 def job_row(job: Job, codecs: Codecs, wall_now: float, trio_now: float) -> JobRow:
     """The row that stores *job* as it is now."""
     if job.broken is not None:
@@ -169,9 +155,9 @@ def record_of(data: dict[str, Any]) -> RunRecord:
     return RunRecord(
         run_id=data["run_id"],
         attempt=data["attempt"],
-        scheduled_for=datetime.fromtimestamp(data["scheduled_for"], UTC),
-        started_at=datetime.fromtimestamp(data["started_at"], UTC),
-        finished_at=datetime.fromtimestamp(data["finished_at"], UTC),
+        scheduled_for=_from(data["scheduled_for"]),
+        started_at=_from(data["started_at"]),
+        finished_at=_from(data["finished_at"]),
         duration=data["duration"],
         outcome=Outcome(data["outcome"]),
         triggered=data["triggered"],
@@ -198,10 +184,6 @@ def record_data(record: RunRecord) -> dict[str, Any]:
 def skipped_range(row: SkipRow) -> SkippedRange:
     """A stored skipped range as the public value."""
     return SkippedRange(_from(row.first), _from(row.last), row.count, row.reason, row.exact)
-
-
-def _from(timestamp: float) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)
 
 
 @attrs.frozen
@@ -361,7 +343,7 @@ class Journal:
     store: JobStore
     history_size: int
     #: Where "now" comes from for the rows (the scheduler's wall clock).
-    wall_now: Any
+    wall_now: Callable[[], datetime]
     _jobs: dict[int, Job] = attrs.field(factory=dict)
     _runs: list[RunRow] = attrs.field(factory=list)
     _skips: list[SkipRow] = attrs.field(factory=list)
