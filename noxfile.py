@@ -31,7 +31,7 @@ PYTHON = None  # the interpreter nox itself runs on (3.11+)
 #: Every Python the classifiers claim; ``compat`` runs the whole suite on each.
 PYTHONS = ("3.11", "3.12", "3.13")
 #: The package with the extras its tests exercise.
-TESTED_EXTRAS = ("prometheus", "web", "describe")
+TESTED_EXTRAS = ("postgres", "prometheus", "web", "describe")
 TESTED = f".[test,{','.join(TESTED_EXTRAS)}]"
 #: The comparison baseline and the plotting library: benchmark-only dev tools.
 BENCH_DEPS = ("apscheduler==4.0.0a6", "matplotlib>=3.8")

@@ -5,6 +5,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import trio
@@ -86,3 +87,32 @@ class Recorder:
     @property
     def attempts(self) -> list[int]:
         return [ctx.attempt for _, ctx in self.calls]
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL server for the whole session (see ``tests/pg.py``).
+
+    Under ``CI=true`` a machine without the server is a failure, never a skip.
+    """
+    from tests.pg import Cluster, ServerMissing
+
+    try:
+        import psycopg  # noqa: F401
+
+        cluster = Cluster().start()
+    except (ServerMissing, ImportError) as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"PostgreSQL is required under CI=true: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_cluster: Any) -> str:
+    """A fresh database on the session's server, for one test."""
+    dsn: str = pg_cluster.database()
+    return dsn

@@ -80,12 +80,27 @@ class Holder:
         CALLS.add(label)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], tk.abc.JobStore]:
-    """Both stores, for behaviour that must not depend on the choice."""
+    """Every store, for behaviour that must not depend on the choice."""
     if request.param == "memory":
         return tk.MemoryStore
+    if request.param == "postgres":
+        dsn = request.getfixturevalue("pg_dsn")
+        return lambda: tk.PostgresStore(dsn, lease_ttl=2.0)
     return lambda: tk.SQLiteStore(tmp_path / "jobs.db")
+
+
+Durable = Callable[..., tk.abc.JobStore]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def durable(request: pytest.FixtureRequest, tmp_path: Path) -> Durable:
+    """Both durable stores: each call opens the same storage again (a new "life")."""
+    if request.param == "postgres":
+        dsn = request.getfixturevalue("pg_dsn")
+        return lambda **kwargs: tk.PostgresStore(dsn, lease_ttl=2.0, **kwargs)
+    return lambda **kwargs: tk.SQLiteStore(tmp_path / "jobs.db", **kwargs)
 
 
 def sql(path: Path, statement: str) -> list[tuple[Any, ...]]:
@@ -167,8 +182,10 @@ async def test_occurrence_id_is_stable_across_retries(
 # ---------------------------------------------------------------------- across restarts
 
 
-async def test_jobs_state_counts_and_history_survive_a_restart(tmp_path: Path) -> None:
-    async with tk.open_scheduler(max_workers=2, store=sqlite(tmp_path)) as s:
+async def test_jobs_state_counts_and_history_survive_a_restart(
+    tmp_path: Path, durable: Durable
+) -> None:
+    async with tk.open_scheduler(max_workers=2, store=durable()) as s:
         ticker = await s.add_job(tk.Interval(0.02), record, "tick", key="ticker")
         paused = await s.add_job(tk.Interval(60), record, "paused", key="paused")
         await s.pause_job(paused)
@@ -178,7 +195,7 @@ async def test_jobs_state_counts_and_history_survive_a_restart(tmp_path: Path) -
         await CALLS.until(3)
     before = s.get_job_details(ticker)
     assert before.runs >= 3
-    async with tk.open_scheduler(max_workers=2, store=sqlite(tmp_path)) as s2:
+    async with tk.open_scheduler(max_workers=2, store=durable()) as s2:
         by_key = {j.id.key: j for j in s2.list_all_jobs()}
         assert set(by_key) == {"ticker", "paused", "cancelled", unkeyed.key}
         assert by_key["paused"].state is tk.JobState.PAUSED
@@ -202,8 +219,8 @@ async def test_jobs_state_counts_and_history_survive_a_restart(tmp_path: Path) -
     assert "paused" not in CALLS.labels()
 
 
-async def test_a_pending_retry_survives_a_restart(tmp_path: Path) -> None:
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+async def test_a_pending_retry_survives_a_restart(tmp_path: Path, durable: Durable) -> None:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(
             tk.Never(), always_fails, "x", key="flaky", retry=tk.FixedDelay(2, 30)
         )
@@ -214,7 +231,7 @@ async def test_a_pending_retry_survives_a_restart(tmp_path: Path) -> None:
         assert s.get_job_details(job).attempt == 2
         due = s.get_job_details(job).next_run_at
         assert due is not None
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s2:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s2:
         (summary,) = s2.list_all_jobs()
         details = s2.get_job_details(summary.id)
         assert details.attempt == 2
@@ -277,13 +294,13 @@ async def test_history_in_the_file_is_pruned_to_history_size(tmp_path: Path) -> 
     assert sql(tmp_path / "jobs.db", "SELECT count(*) FROM runs") == [(3,)]
 
 
-async def test_updates_and_commands_are_durable(tmp_path: Path) -> None:
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+async def test_updates_and_commands_are_durable(tmp_path: Path, durable: Durable) -> None:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(tk.Never(), record, "old", key="job")
         with pytest.raises(TypeError, match="closure"):
             await s.update_job(job, async_fn=_closure())
         await s.update_job(job, args=("new",), name="renamed", timeout=5)
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         details = s.get_job_details(summary.id)
         assert (details.name, details.timeout) == ("renamed", 5)
@@ -348,11 +365,11 @@ def _closure() -> Callable[[str], Any]:
     ],
 )
 async def test_a_durable_store_refuses_what_it_cannot_store(
-    tmp_path: Path, kwargs: dict[str, Any], match: str
+    tmp_path: Path, durable: Durable, kwargs: dict[str, Any], match: str
 ) -> None:
     call: dict[str, Any] = {"schedule": tk.Never(), "async_fn": record, "args": ("x",)}
     call.update(kwargs)
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         with pytest.raises(TypeError, match=match):
             await s.add_job(call["schedule"], call["async_fn"], *call["args"])
         with pytest.raises(TypeError, match=match):
@@ -363,19 +380,17 @@ async def test_a_durable_store_refuses_what_it_cannot_store(
         await s.add_job(call["schedule"], call["async_fn"], *call["args"])
 
 
-async def test_a_registered_codec_stores_a_custom_schedule(tmp_path: Path) -> None:
-    async with tk.open_scheduler(
-        max_workers=1, store=sqlite(tmp_path, codecs=[EVERY_OTHER_HOUR])
-    ) as s:
+async def test_a_registered_codec_stores_a_custom_schedule(
+    tmp_path: Path, durable: Durable
+) -> None:
+    async with tk.open_scheduler(max_workers=1, store=durable(codecs=[EVERY_OTHER_HOUR])) as s:
         await s.add_job(EveryOtherHour(T0), record, "x", key="custom")
-    async with tk.open_scheduler(
-        max_workers=1, store=sqlite(tmp_path, codecs=[EVERY_OTHER_HOUR])
-    ) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable(codecs=[EVERY_OTHER_HOUR])) as s:
         (summary,) = s.list_all_jobs()
         assert s.get_job_details(summary.id).schedule == EveryOtherHour(T0)
     # Without the codec, the job is kept and reported, not run; a built-in schedule for
     # its key replaces what could not be read.
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         error = s.get_job_details(summary.id).error
         assert error is not None
@@ -384,7 +399,7 @@ async def test_a_registered_codec_stores_a_custom_schedule(tmp_path: Path) -> No
         assert replaced == summary.id
         assert s.get_job_details(replaced).schedule.every == timedelta(seconds=0.02)  # type: ignore[attr-defined]
         await CALLS.until(1)
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         assert s.get_job_details(summary.id).error is None
         assert s.get_metrics_snapshot().jobs_unloadable == 0
@@ -394,7 +409,10 @@ async def test_a_registered_codec_stores_a_custom_schedule(tmp_path: Path) -> No
 
 
 async def test_a_job_whose_function_does_not_import_is_reported_and_not_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
+    durable: Durable,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     (tmp_path / "gone_module.py").write_text(
         "from tests.test_store import CALLS\n"
@@ -405,14 +423,14 @@ async def test_a_job_whose_function_does_not_import_is_reported_and_not_run(
     monkeypatch.syspath_prepend(str(tmp_path))
     import gone_module  # type: ignore[import-not-found]
 
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         await s.add_job(tk.Interval(0.02), gone_module.job, "old", key="legacy")
         await CALLS.until(1)
     # The next deploy no longer has the module.
     (tmp_path / "gone_module.py").unlink()
     monkeypatch.delitem(sys.modules, "gone_module")
     count = len(CALLS.items)
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         details = s.get_job_details(summary.id)
         assert details.error is not None
@@ -545,12 +563,14 @@ def test_built_in_strategies_come_back_equal_from_their_stored_json(value: objec
     assert codecs.decode(stored) == value
 
 
-async def test_a_trigger_waiting_on_a_paused_job_survives_a_restart(tmp_path: Path) -> None:
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+async def test_a_trigger_waiting_on_a_paused_job_survives_a_restart(
+    tmp_path: Path, durable: Durable
+) -> None:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(tk.Never(), record, "x", key="manual")
         await s.pause_job(job)
         await s.trigger_job(job)  # kept for resume
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         assert s.get_job_details(summary.id).trigger_pending
         await s.resume_job(summary.id)
@@ -578,12 +598,14 @@ async def test_misfires_show_as_skipped_ranges_in_memory_too(autojump_clock: obj
     assert job.key == f"~{job.value}"
 
 
-async def test_try_add_job_before_the_start_attaches_to_the_stored_key(tmp_path: Path) -> None:
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+async def test_try_add_job_before_the_start_attaches_to_the_stored_key(
+    tmp_path: Path, durable: Durable
+) -> None:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(tk.Never(), record, "old", key="early")
         await s.trigger_job(job)
         await CALLS.until(1)
-    scheduler = tk.Scheduler(max_workers=1, store=sqlite(tmp_path))
+    scheduler = tk.Scheduler(max_workers=1, store=durable())
     early = scheduler.try_add_job(tk.Never(), record, "new", key="early")
     async with trio.open_nursery() as nursery:
         await nursery.start(scheduler.run)
@@ -642,18 +664,18 @@ async def test_one_store_instance_serves_one_scheduler_at_a_time(tmp_path: Path)
 
 
 async def test_a_finished_job_whose_function_is_gone_is_not_counted_as_unloadable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, durable: Durable, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "old_module.py").write_text("async def job() -> None:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import old_module  # type: ignore[import-not-found]
 
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(tk.Never(), old_module.job, key="retired")
         await s.cancel_job(job)
     (tmp_path / "old_module.py").unlink()
     monkeypatch.delitem(sys.modules, "old_module")
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         assert summary.state is tk.JobState.CANCELLED
         assert s.get_metrics_snapshot().jobs_unloadable == 0
@@ -678,12 +700,12 @@ async def test_a_retried_trigger_with_the_same_idempotency_key_runs_once(
     assert CALLS.labels() == ["x", "marker", "x"]
 
 
-async def test_idempotency_keys_survive_a_restart(tmp_path: Path) -> None:
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+async def test_idempotency_keys_survive_a_restart(tmp_path: Path, durable: Durable) -> None:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(tk.Never(), record, "x", key="manual")
         await s.trigger_job(job, idempotency_key="request-1")
         await CALLS.until(1)
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         await s.trigger_job(summary.id, idempotency_key="request-1")  # seen before the restart
         marker = await s.add_job(tk.Never(), record, "marker", key="marker")
@@ -791,18 +813,18 @@ async def hangs(label: str) -> None:
 
 
 async def test_a_forced_shutdown_records_the_cancelled_attempt_and_does_not_rerun_it(
-    tmp_path: Path,
+    tmp_path: Path, durable: Durable
 ) -> None:
     class Stop(Exception):
         pass
 
     with pytest.raises(Stop):
-        async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+        async with tk.open_scheduler(max_workers=1, store=durable()) as s:
             job = await s.add_job(tk.Never(), hangs, "x", key="hangs")
             await s.trigger_job(job)
             await CALLS.until(1)
             raise Stop
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
         (hung,) = s.list_all_jobs()
         details = s.get_job_details(hung.id)
         assert details.state is tk.JobState.SCHEDULED

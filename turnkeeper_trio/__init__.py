@@ -60,6 +60,7 @@ from ._models import OutcomeCounts as OutcomeCounts
 from ._models import RunRecord as RunRecord
 from ._models import SkippedRange as SkippedRange
 from ._models import current_job as current_job
+from ._postgres import PostgresStore as PostgresStore
 from ._queue import HeapQueue as HeapQueue
 from ._queue import IndexedHeapQueue as IndexedHeapQueue
 from ._retry import ExponentialBackoff as ExponentialBackoff
@@ -120,6 +121,7 @@ __all__ = [
     "Once",
     "Outcome",
     "OutcomeCounts",
+    "PostgresStore",
     "RetryScheduled",
     "RunFinished",
     "RunRecord",

@@ -13,14 +13,14 @@ from typing import Any, TypeVar, overload
 
 import trio
 
-from ._coordinator import Coordinator
+from ._coordinator import Coordinator, Remote
 from ._durable import check_key
 from ._events import Event, Subscription
 from ._exceptions import SchedulerClosed
 from ._lifetime import Lifetime
 from ._metrics import MetricsSnapshot
 from ._misfire import MisfirePolicy
-from ._models import JobDetails, JobId, JobSummary
+from ._models import JobDetails, JobId, JobState, JobSummary
 from ._retry import RetryPolicy
 from ._runtime import Runtime
 from ._schedule import Schedule
@@ -46,6 +46,12 @@ class Control(Runtime):
         else:
             await journal.wait_saved()
 
+    async def _post(self, remote: Remote, kind: str, payload: dict[str, Any]) -> None:
+        """Another replica holds the job: post the command; return once it is applied."""
+        replica = self._coordinator.replica
+        assert replica is not None
+        await replica.command(remote.job, kind, payload)
+
     async def _command(self) -> Coordinator:
         await trio.lowlevel.checkpoint_if_cancelled()
         if self.closing:
@@ -69,7 +75,11 @@ class Control(Runtime):
             await s.cancel_job(job, interrupt=True)     # ... or is cancelled now
             ```
         """
-        (await self._command()).cancel(job_id, interrupt=bool(interrupt))
+        try:
+            (await self._command()).cancel(job_id, interrupt=bool(interrupt))
+        except Remote as remote:
+            await self._post(remote, "cancel", {"interrupt": bool(interrupt)})
+            return
         await self._applied()
 
     async def interrupt_job(self, job_id: JobId) -> bool:
@@ -89,7 +99,12 @@ class Control(Runtime):
                 print("the running attempt was cancelled; the schedule goes on")
             ```
         """
-        interrupted = (await self._command()).interrupt(job_id)
+        try:
+            interrupted = (await self._command()).interrupt(job_id)
+        except Remote as remote:
+            running = remote.job.state is JobState.RUNNING
+            await self._post(remote, "interrupt", {})
+            return running
         await self._applied()
         return interrupted
 
@@ -135,7 +150,18 @@ class Control(Runtime):
         )
         if "lifetime" in changes:
             check_lifetime(changes["lifetime"], self._wall_clock.now())
-        (await self._command()).update(job_id, changes, self._signatures)
+        coordinator = await self._command()
+        try:
+            coordinator.update(job_id, changes, self._signatures)
+        except Remote as remote:
+            job = remote.job
+            if "async_fn" in changes or "args" in changes:
+                fn = changes.get("async_fn", job.fn)
+                assert callable(fn)
+                self._signatures.check(fn, changes.get("args", job.args))  # type: ignore[arg-type]
+            definition = coordinator.definition(job, changes)
+            await self._post(remote, "update", {"definition": definition, "changed": [*changes]})
+            return
         await self._applied()
 
     async def trigger_job(self, job_id: JobId, *, idempotency_key: str | None = None) -> None:
@@ -163,7 +189,11 @@ class Control(Runtime):
             ```
         """
         key = check_key(idempotency_key, "idempotency_key")
-        (await self._command()).trigger(job_id, key)
+        try:
+            (await self._command()).trigger(job_id, key)
+        except Remote as remote:
+            await self._post(remote, "trigger", {"idempotency_key": key})
+            return
         await self._applied()
 
     async def pause_job(self, job_id: JobId) -> None:
@@ -177,7 +207,11 @@ class Control(Runtime):
             await s.pause_job(job)     # no runs until resume_job
             ```
         """
-        (await self._command()).pause(job_id)
+        try:
+            (await self._command()).pause(job_id)
+        except Remote as remote:
+            await self._post(remote, "pause", {})
+            return
         await self._applied()
 
     async def resume_job(self, job_id: JobId) -> None:
@@ -188,7 +222,11 @@ class Control(Runtime):
             await s.resume_job(job)    # next run planned from now
             ```
         """
-        (await self._command()).resume(job_id)
+        try:
+            (await self._command()).resume(job_id)
+        except Remote as remote:
+            await self._post(remote, "resume", {})
+            return
         await self._applied()
 
     # ------------------------------------------------------------------ queries

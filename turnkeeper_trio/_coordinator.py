@@ -27,8 +27,8 @@ import itertools
 import math
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any, Concatenate, ParamSpec
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
 import attrs
 import trio
@@ -43,6 +43,7 @@ from ._durable import (
     Journal,
     attach,
     definition_of,
+    job_row,
     phase_of,
     restore,
     unloadable_job,
@@ -61,7 +62,20 @@ from ._store import JobRow, Loaded
 from ._submission import Signatures
 from ._table import JobTable
 
-__all__ = ["Coordinator"]
+if TYPE_CHECKING:
+    from ._postgres import Acquired, Changes, Command, Written
+    from ._replica import Replica
+
+__all__ = ["Coordinator", "Remote"]
+
+
+class Remote(Exception):
+    """A command names a job another replica holds: it is posted to that replica."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(job.id)
+        self.job = job
+
 
 P = ParamSpec("P")
 
@@ -96,6 +110,11 @@ class Coordinator:
     keys: dict[str, JobId] = attrs.field(factory=dict)
     #: Stored jobs this process cannot run (their function does not import).
     unloadable: int = 0
+    #: A replicated store: leases, other replicas' changes and commands (``_replica``).
+    replica: Replica | None = None
+    #: A replicated store: definitions re-added for stored jobs nobody could load, applied
+    #: when this replica takes the job over.
+    repairs: dict[str, JobSpec] = attrs.field(factory=dict)
 
     # ------------------------------------------------------------------ the one writer
 
@@ -238,6 +257,15 @@ class Coordinator:
         job = self.table.get(spec.id)
         if job is None or job.status.phase.is_final:
             return  # finished (and maybe forgotten): re-adding its key changes nothing
+        if job.remote is not None:
+            assert self.replica is not None
+            if job.broken is not None:
+                # Nobody can run it as stored; this code can: take it over and repair it.
+                self.repairs[job.id.key] = spec
+                self.replica.wake()
+            elif attach(job, spec):  # another replica holds it: that one applies it
+                self.replica.post_later(job, "redefine", {"definition": job.definition})
+            return
         if job.broken is not None:
             self._repair(job, spec)
             return
@@ -374,8 +402,13 @@ class Coordinator:
         return job
 
     def live_job(self, job_id: object, action: str) -> Job:
-        """Like ``job``, but refuse jobs that have finished or that this process cannot run."""
+        """Like ``job``, but refuse jobs that have finished or that this process cannot run.
+
+        Raises ``Remote`` for a live job another replica holds (the command goes to it).
+        """
         job = self.job(job_id)
+        if job.remote is not None and not job.status.phase.is_final:
+            raise Remote(job)
         if job.broken is not None:
             raise JobNotLoaded(
                 f"cannot {action} {job.id} (key {job.id.key!r}): it cannot run in this process "
@@ -405,7 +438,10 @@ class Coordinator:
         run = report.run
         job = run.job
         if job.status.run is not run:
-            return  # detached when it was abandoned; nothing to record
+            # Detached when it was abandoned, or its lease was lost: nothing to record.
+            if run.fenced and isinstance(report, Finished) and report.outcome is not None:
+                self._fenced(job.id.key, 1)
+            return
         if type(report) is Started:
             self._step(job, self.planner.started, run, report.started_at)
         else:
@@ -486,6 +522,8 @@ class Coordinator:
         """Cancel the lineage; with *interrupt*, also the attempt in progress."""
         job = self.job(job_id)
         phase = job.status.phase
+        if job.remote is not None and not phase.is_final:
+            raise Remote(job)
         if phase.is_final:
             if interrupt and phase is Phase.CANCELLED:
                 self._interrupt(job)  # a plain cancel first, the interrupt now
@@ -498,7 +536,10 @@ class Coordinator:
     @enable_ki_protection
     def interrupt(self, job_id: JobId) -> bool:
         """Cancel the attempt in progress, if any; the lineage goes on. Return whether one was."""
-        return self._interrupt(self.job(job_id))
+        job = self.job(job_id)
+        if job.remote is not None and not job.status.phase.is_final:
+            raise Remote(job)
+        return self._interrupt(job)
 
     @staticmethod
     def _interrupt(job: Job) -> bool:
@@ -562,6 +603,10 @@ class Coordinator:
 
     def next_run_at(self, job: Job) -> datetime | None:
         """When the job runs next: its pending retry or trigger, else its next occurrence."""
+        remote = job.remote
+        if remote is not None:  # as the replica that holds it last wrote it
+            at = remote.next_run_at
+            return None if at is None else datetime.fromtimestamp(at, UTC)
         s = job.status
         soon = s.soon_at
         if soon is not None:
@@ -599,4 +644,211 @@ class Coordinator:
             staging_buffered=len(self.staging),
             stale=self.queue.stale_entries,
             unloadable=self.unloadable,
+            held=0 if self.replica is None else len(self.replica.store.held),
         )
+
+    # ------------------------------------------------------------------ replicas
+
+    @enable_ki_protection
+    def load_remote(self, loaded: Loaded, new_id: Callable[[str], JobId]) -> None:
+        """Show every job of a replicated store; those this replica takes leases on run."""
+        self.planner.first_run_id(loaded.max_run_id + 1)
+        for row in loaded.jobs:
+            self._show(row, new_id, loaded)
+
+    def _show(self, row: JobRow, new_id: Callable[[str], JobId], history: Loaded) -> Job:
+        """Show *row* as stored: another replica holds it (or nobody does yet)."""
+        job_id = self.keys.get(row.key) or new_id(row.key)
+        self.keys[row.key] = job_id
+        job = self.table.get(job_id)
+        counted = job is not None and job.broken is not None and not job.status.phase.is_final
+        phase = phase_of(row.phase)
+        try:
+            fresh, _, _ = restore(
+                row,
+                job_id,
+                self.journal_codecs(),
+                history,
+                self.planner.history_size,
+                self.observer.now(),
+            )
+        except (ImportError, StoredValueError) as exc:
+            fresh = unloadable_job(row, job_id, exc)
+            if not counted and not phase.is_final:
+                self.observer.log.warning(
+                    "stored job %r (key %r) cannot run in this process: %s; other replicas run it",
+                    fresh.name,
+                    row.key,
+                    exc,
+                    extra={"job_id": str(job_id), "job_key": row.key},
+                )
+        self.unloadable += (fresh.broken is not None and not phase.is_final) - counted
+        fresh.remote = row
+        if job is None:
+            self.table.add(fresh)
+            job = fresh
+        else:
+            self._replace_fields(job, fresh)
+        self.install(job, Status(phase=phase))
+        staged = self.staging.take(job_id.value)
+        if staged is not None:
+            self.ingest(attrs.evolve(staged, attach=True))
+        return job
+
+    @staticmethod
+    def _replace_fields(job: Job, fresh: Job) -> None:
+        for field in attrs.fields(Job):
+            if field.name != "status":
+                setattr(job, field.name, getattr(fresh, field.name))
+
+    def loadable(self) -> list[str]:
+        """Keys of the stored jobs this process can run and does not hold."""
+        return [
+            key
+            for key, job_id in self.keys.items()
+            if (job := self.table.get(job_id)) is not None
+            and job.remote is not None
+            and (job.broken is None or key in self.repairs)
+            and not job.status.phase.is_final
+        ]
+
+    @enable_ki_protection
+    def take_over(self, acquired: Acquired, new_id: Callable[[str], JobId]) -> None:
+        """This replica took the leases of *acquired*: run those jobs from their stored state."""
+        history = Loaded(runs=acquired.runs, skips=acquired.skips)
+        for row in acquired.jobs:
+            job_id = self.keys.get(row.key) or new_id(row.key)
+            self.keys[row.key] = job_id
+            try:
+                fresh, status, taken = restore(
+                    row,
+                    job_id,
+                    self.journal_codecs(),
+                    history,
+                    self.planner.history_size,
+                    self.observer.now(),
+                )
+            except (ImportError, StoredValueError):
+                shown = self._show(row, new_id, history)
+                spec = self.repairs.pop(row.key, None)
+                if spec is None:
+                    assert self.replica is not None
+                    self.replica.store.forget((row.key,))  # lapses: a replica that can run it
+                    continue
+                shown.remote = None
+                self._repair(shown, spec)
+                continue
+            job = self.table.get(job_id)
+            if job is None:
+                self.table.add(fresh)
+                job = fresh
+            else:
+                self._replace_fields(job, fresh)
+                self.install(job, Status(phase=job.status.phase))
+            job.remote = None
+            self.install(job, status)
+            if taken is not None:
+                self._step(job, self.planner.recovered, taken)
+            assert self.replica is not None
+            for command in self.replica.take_outbox(row.key):
+                self.replica.apply(self, job, command)  # not posted yet: applied here
+        self.apply_commands(acquired.commands)
+
+    @enable_ki_protection
+    def lose(self, keys: frozenset[str] | set[str], *, release: bool = False) -> None:
+        """The leases of *keys* are gone: show those jobs, do not run them here.
+
+        With *release*, this replica gives them back: their state as it is now is still
+        written (the caller waits for that, then releases the leases).
+        """
+        if not keys:
+            return
+        journal = self.journal
+        assert journal is not None
+        codecs = journal.store.codecs
+        for key in keys:
+            job_id = self.keys.get(key)
+            job = None if job_id is None else self.table.get(job_id)
+            if job is None or job.remote is not None:
+                continue
+            s = job.status
+            run = s.run
+            if run is not None and s.started:
+                run.fenced = True
+                if run.lease_scope is not None:
+                    run.lease_scope.cancel()
+            row = job_row(job, codecs, self.observer.now().timestamp(), trio.current_time())
+            if release:
+                journal.snapshot(row)
+            else:
+                journal.forget(job)
+            job.remote = row
+            self.install(job, Status(phase=s.phase))
+        assert self.replica is not None
+        self.replica.refresh_soon()
+
+    @enable_ki_protection
+    def refresh(self, changes: Changes, new_id: Callable[[str], JobId]) -> bool:
+        """Show what other replicas changed; return whether a job waits for a holder."""
+        assert self.replica is not None
+        held = self.replica.store.held
+        history = Loaded(runs=changes.runs, skips=changes.skips)
+        orphans = False
+        for row, _owner, live in changes.jobs:
+            if row.key in held:
+                continue
+            job_id = self.keys.get(row.key)
+            job = None if job_id is None else self.table.get(job_id)
+            if job is not None and job.remote is None:
+                continue  # held here until a moment ago: the lease loop settles it
+            self._show(row, new_id, history)
+            if not live and not phase_of(row.phase).is_final:
+                orphans = True
+        self.apply_commands(changes.commands)
+        return orphans
+
+    @enable_ki_protection
+    def written(self, written: Written) -> None:
+        """What a fenced write found: lost leases, refused starts, commands to apply."""
+        assert self.replica is not None
+        self.replica.db_now = written.db_now
+        if written.fenced_runs:
+            self._fenced(", ".join(sorted(written.lost)), written.fenced_runs)
+        self.lose(written.lost)
+        for key in written.refused:
+            job = self.table.get(self.keys[key])
+            run = None if job is None else job.status.run
+            if job is not None and run is not None and not job.status.started:
+                run.refused = True
+                self._step(job, self.planner.undelivered, run)
+        self.apply_commands(written.commands)
+
+    def _fenced(self, keys: str, count: int) -> None:
+        self.observer.metrics.attempts_fenced += count
+        self.observer.log.warning(
+            "%d attempt outcome(s) of %s not recorded: this replica lost the lease (the "
+            "attempt was cancelled here; another replica holds the job now)",
+            count,
+            keys,
+        )
+
+    @enable_ki_protection
+    def apply_commands(self, commands: tuple[Command, ...]) -> None:
+        """Apply commands other replicas posted for jobs held here, in order."""
+        assert self.replica is not None
+        for command in commands:
+            if command.id in self.replica.applied:
+                continue
+            job_id = self.keys.get(command.key)
+            job = None if job_id is None else self.table.get(job_id)
+            if job is None or job.remote is not None:
+                continue
+            self.replica.applied.add(command.id)
+            try:
+                self.replica.apply(self, job, command)
+            except Exception as exc:  # a command for a job that ended meanwhile, say
+                self.observer.log.info(
+                    "command %s for job %r not applied: %s", command.kind, job.name, exc
+                )
+            assert self.journal is not None
+            self.journal.applied(job, command.id)

@@ -15,6 +15,7 @@ and the commands return only then, and a worker does so before the first line of
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from ._lifetime import Forever
 from ._misfire import Coalesce
 from ._models import ErrorInfo, JobId, Outcome, RunRecord, SkippedRange
 from ._outcome import error_info
+from ._postgres import PostgresStore, Written
 from ._simple_schedules import Never
 from ._state import Phase, Retry, Status
 from ._store import SKIPS_KEPT, Batch, JobRow, JobStore, Loaded, RunRow, SkipRow, StoreError
@@ -357,6 +359,16 @@ class Journal:
     _reported: bool = False
     _wake: trio.Event = attrs.field(factory=trio.Event)
     _lot: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
+    #: A replicated store: the jobs whose attempt started, and the commands applied, since
+    #: the last batch; what a fenced write found goes to ``on_written``.
+    _starts: set[str] = attrs.field(factory=set)
+    _rows: dict[str, JobRow] = attrs.field(factory=dict)
+    _applied: list[int] = attrs.field(factory=list)
+    on_written: Callable[[Written], None] | None = None
+    #: Seconds a replicated store's write is retried (the lease ttl: past it, nothing of
+    #: the batch would be accepted anyway).
+    retry_for: float = 0.0
+    log: logging.Logger = attrs.field(factory=lambda: logging.getLogger("turnkeeper_trio"))
 
     # ------------------------------------------------------------------ marking (sync)
 
@@ -387,16 +399,72 @@ class Journal:
         self.marked += 1
         self._wake.set()
 
+    def snapshot(self, row: JobRow) -> None:
+        """Write *row* as it is (a job this replica gives back: it changes no more here)."""
+        self._rows[row.key] = row
+        self.marked += 1
+        self._wake.set()
+
+    def forget(self, job: Job) -> None:
+        """Drop *job*'s pending row: a replicated store would refuse it (lease lost)."""
+        self._jobs.pop(job.key, None)
+        self._starts.discard(job.id.key)
+
+    def started(self, job: Job) -> None:
+        """*job*'s attempt started (a replicated store refuses it while a command waits)."""
+        self._starts.add(job.id.key)
+        self.changed(job)
+
+    def applied(self, job: Job, command_id: int) -> None:
+        """Command *command_id* of a replicated store was applied to *job*."""
+        self._applied.append(command_id)
+        self.changed(job)
+
     # ------------------------------------------------------------------ writing
 
     def _take(self) -> Batch:
         wall_now = self.wall_now().timestamp()
         trio_now = trio.current_time()
         codecs = self.store.codecs
-        rows = tuple(job_row(job, codecs, wall_now, trio_now) for job in self._jobs.values())
-        batch = Batch(rows, tuple(self._runs), tuple(self._skips), self.history_size)
+        rows = [job_row(job, codecs, wall_now, trio_now) for job in self._jobs.values()]
+        if self._rows:
+            rows.extend(self._rows.values())
+            self._rows = {}
+        batch = Batch(
+            tuple(rows),
+            tuple(self._runs),
+            tuple(self._skips),
+            self.history_size,
+            frozenset(self._starts),
+            tuple(self._applied),
+        )
         self._jobs, self._runs, self._skips = {}, [], []
+        self._starts, self._applied = set(), []
         return batch
+
+    async def _write_fenced(self, batch: Batch) -> None:
+        """Write to a replicated store, retrying through a lost connection or a restart."""
+        store = self.store
+        assert isinstance(store, PostgresStore)
+        give_up = trio.current_time() + self.retry_for
+        delay = 0.05
+        while True:
+            try:
+                written = await store.write_fenced(batch)
+                break
+            except StoreError as exc:
+                if trio.current_time() + delay > give_up:
+                    # Every lease in the batch has lapsed by now: nothing would be accepted.
+                    self.log.error("giving up a write after %.1f s: %s", self.retry_for, exc)
+                    keys = {r.key for r in batch.jobs} | {r.key for r in batch.runs}
+                    store.forget(keys)
+                    written = Written(lost=frozenset(keys), fenced_runs=len(batch.runs))
+                    break
+                self.log.warning("a write failed (retrying in %.2f s): %s", delay, exc)
+                await trio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        assert self.on_written is not None
+        self.on_written(written)
 
     async def _write_pending(self) -> None:
         target = self.marked
@@ -407,7 +475,10 @@ class Journal:
             # A batch taken is written: the write is not cancellable (the store's thread
             # finishes its transaction either way), so nothing marked is lost to a cancel.
             with trio.CancelScope(shield=True):
-                await self.store.write(batch)
+                if self.on_written is not None:
+                    await self._write_fenced(batch)
+                else:
+                    await self.store.write(batch)
         except Exception as exc:
             self._failure = exc
             self._lot.unpark_all()

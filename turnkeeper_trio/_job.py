@@ -26,7 +26,7 @@ from ._models import (
 )
 from ._retry import RetryPolicy
 from ._schedule import Schedule
-from ._state import Status
+from ._state import Phase, Status
 from ._store import JobRow
 
 __all__ = ["Job", "JobExtras", "JobSpec", "Run", "RunKind"]
@@ -122,6 +122,12 @@ class Run:
     interrupted: bool = False
     #: The dispatcher's cancel scope while it waits to hand the run to a worker.
     send_scope: trio.CancelScope | None = None
+    #: A replicated store: the scope that ends the attempt when its job's lease runs out.
+    lease_scope: trio.CancelScope | None = None
+    #: A replicated store refused the start (a command waits for the job): it must not run.
+    refused: bool = False
+    #: The job's lease was lost while this attempt ran: its outcome is not recorded.
+    fenced: bool = False
 
 
 class _Extra(Generic[T]):
@@ -167,6 +173,9 @@ class JobExtras:
     broken: JobRow | None = None
     #: The latest idempotency keys of ``trigger_job`` (a repeated one is ignored).
     trigger_keys: deque[str] | None = None
+    #: A replicated store: the job as stored, while another replica holds it (shown, not
+    #: run here).
+    remote: JobRow | None = None
 
 
 @attrs.define(eq=False, slots=True, weakref_slot=False)
@@ -210,10 +219,16 @@ class Job:
     skips = _Extra["deque[SkippedRange] | None"](None)
     trigger_keys = _Extra["deque[str] | None"](None)
     broken = _Extra["JobRow | None"](None)
+    remote = _Extra["JobRow | None"](None)
 
     @property
     def state(self) -> JobState:
-        """The state users see (derived from ``status``)."""
+        """The state users see (derived from ``status``; as stored for a remote job)."""
+        extras = self.extras
+        if extras is not None and extras.remote is not None:
+            run = extras.remote.state.get("run")
+            if self.status.phase is Phase.ACTIVE and run is not None and run[4]:
+                return JobState.RUNNING
         return self.status.job_state
 
     @property

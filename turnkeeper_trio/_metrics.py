@@ -126,6 +126,10 @@ class MetricsSnapshot:
         queue_stale_entries: stale entries held by a ``HeapQueue``.
         jobs_unloadable: stored jobs this process cannot run, because their function does
             not import or their definition cannot be read (see ``JobDetails.error``).
+        attempts_fenced: attempts of a replicated store whose outcome was refused because
+            another replica had taken the job over (the lease was lost; see "Running
+            several replicas").
+        jobs_held: jobs this replica holds leases on (a replicated store; else 0).
         run_duration: seconds from start to end of attempts (Trio clock).
         dispatch_lateness: seconds from an occurrence's due instant to its start (wall clock).
 
@@ -163,6 +167,8 @@ class MetricsSnapshot:
     run_duration: Aggregate
     dispatch_lateness: Aggregate
     jobs_unloadable: int = 0
+    attempts_fenced: int = 0
+    jobs_held: int = 0
 
     @property
     def runs_finished(self) -> int:
@@ -194,6 +200,7 @@ class Metrics:
     jobs_quarantined: int = 0
     clock_jumps: int = 0
     events_dropped: int = 0
+    attempts_fenced: int = 0
     outcomes: dict[Outcome, int] = attrs.field(factory=lambda: dict.fromkeys(Outcome, 0))
     run_duration: _Accumulator = attrs.field(factory=_Accumulator)
     dispatch_lateness: _Accumulator = attrs.field(factory=_Accumulator)
@@ -206,6 +213,7 @@ class Metrics:
         staging_buffered: int,
         stale: int,
         unloadable: int = 0,
+        held: int = 0,
     ) -> MetricsSnapshot:
         """Freeze the counters together with the current gauges."""
         outcomes = self.outcomes
@@ -236,4 +244,6 @@ class Metrics:
             run_duration=self.run_duration.freeze(),
             dispatch_lateness=self.dispatch_lateness.freeze(),
             jobs_unloadable=unloadable,
+            attempts_fenced=self.attempts_fenced,
+            jobs_held=held,
         )

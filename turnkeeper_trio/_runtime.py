@@ -89,18 +89,26 @@ class Runtime:
             raise RuntimeError("this Scheduler has already been started; make a new one")
         self._started = True
         coordinator = self._coordinator
-        store, journal = self._store, coordinator.journal
+        store, journal, replica = self._store, coordinator.journal, coordinator.replica
         opened = False
         try:
             if journal is not None:
                 # Before anything runs: a store that cannot be opened fails the start.
                 loaded = await store.open(coordinator.planner.history_size)
                 opened = True
-                coordinator.load(loaded, self._stored_id, store.codecs)
+                if replica is None:
+                    coordinator.load(loaded, self._stored_id, store.codecs)
+                else:
+                    coordinator.load_remote(loaded, self._stored_id)
+                    await replica.start()
             with collapse_single_group():
                 async with trio.open_nursery() as system:
                     if journal is not None:
                         system.start_soon(journal.run, name="turnkeeper-store-writer")
+                    if replica is not None:
+                        system.start_soon(replica.leases, name="turnkeeper-leases")
+                        system.start_soon(replica.listen, name="turnkeeper-listen")
+                        system.start_soon(replica.refresh, name="turnkeeper-refresh")
                     system.start_soon(coordinator.intake_loop, name="turnkeeper-intake")
                     system.start_soon(coordinator.intake_reports, name="turnkeeper-reports")
                     workers_done = trio.Event()
@@ -129,6 +137,8 @@ class Runtime:
                     with trio.CancelScope(shield=True):
                         try:
                             await journal.flush()
+                            if replica is not None:
+                                await replica.stop()
                         finally:
                             await store.close()
             finally:

@@ -27,7 +27,9 @@ from ._misfire import Coalesce, MisfirePolicy
 from ._models import JobId
 from ._observer import Observer
 from ._planner import Planner
+from ._postgres import PostgresStore
 from ._queue import IndexedHeapQueue, JobQueue
+from ._replica import Replica
 from ._retry import RetryPolicy
 from ._schedule import Schedule
 from ._staging import StagingBuffer
@@ -43,7 +45,7 @@ from ._submission import (
 )
 from ._table import JobTable
 from ._validation import check_int, check_optional_seconds, check_seconds
-from ._wallclock import SystemWallClock, WallClock
+from ._wallclock import DatabaseClock, SystemWallClock, WallClock
 
 __all__ = ["Scheduler", "open_scheduler"]
 
@@ -132,11 +134,21 @@ class Scheduler(Control):
             wall_clock = SystemWallClock()
         if not isinstance(wall_clock, WallClock):
             raise TypeError(f"wall_clock must have a now() method, got {wall_clock!r}")
+        if store is None:
+            store = MemoryStore()
+        check_instance("store", store, JobStore, "SQLiteStore(path) or MemoryStore()")
+        if isinstance(store, PostgresStore):
+            # The database's clock decides: the replica's clock, corrected by the offset
+            # measured at every round trip, only sizes the sleeps.
+            store.bind(wall_clock.now)
+            wall_clock = DatabaseClock(wall_clock, store)
         if misfire is None:
             misfire = Coalesce()
         check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
         self._wall_clock = wall_clock
         self._default_misfire = misfire
+        self._job_ids = itertools.count(1)
+        self._signatures = Signatures()
         observer = Observer(
             wall_clock=wall_clock,
             metrics=Metrics(workers_max=self._max_workers),
@@ -157,16 +169,22 @@ class Scheduler(Control):
             ),
             planner=Planner(observer, history_size),
         )
-        if store is None:
-            store = MemoryStore()
-        check_instance("store", store, JobStore, "SQLiteStore(path) or MemoryStore()")
         self._store = store
         if store.durable:
-            journal = Journal(store, history_size, wall_clock.now)
+            journal = Journal(store, history_size, wall_clock.now, log=observer.log)
             journal.on_failure = lambda: self._request_shutdown(force=True)
             self._coordinator.journal = self._coordinator.planner.journal = journal
-        self._job_ids = itertools.count(1)
-        self._signatures = Signatures()
+        if isinstance(store, PostgresStore):
+            journal.on_written = self._coordinator.written
+            journal.retry_for = store.lease_ttl
+            self._coordinator.replica = Replica(
+                store,
+                self._coordinator,
+                new_id=self._stored_id,
+                signatures=self._signatures,
+                max_sleep=max_sleep,
+                log=observer.log,
+            )
         super().__init__(self._max_workers, dispatch_buffer_size)
 
     def _new_id(self, key: str | None) -> JobId:
@@ -336,6 +354,8 @@ class Scheduler(Control):
         else:
             coordinator.ingest_staged_now()
             await journal.wait_saved()  # durable before it returns
+            if coordinator.replica is not None and job_id.key is not None:
+                await coordinator.replica.settled(job_id.key)
         return job_id
 
     def try_add_job(

@@ -160,6 +160,10 @@ class Batch:
     skips: tuple[SkipRow, ...]
     #: Attempts kept per job (older ones are pruned).
     history_size: int
+    #: Jobs whose attempt started since the last batch (a replicated store gates them).
+    starts: frozenset[str] = frozenset()
+    #: Commands of a replicated store that this batch's rows have applied.
+    applied: tuple[int, ...] = ()
 
 
 @attrs.frozen

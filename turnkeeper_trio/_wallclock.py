@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 import attrs
 
-__all__ = ["SystemWallClock", "WallClock"]
+__all__ = ["DatabaseClock", "SystemWallClock", "WallClock"]
 
 
 @runtime_checkable
@@ -45,3 +45,24 @@ class SystemWallClock:
     def now(self) -> datetime:
         """Return ``datetime.now(UTC)``."""
         return datetime.now(UTC)
+
+
+class _Offset(Protocol):
+    offset: float
+
+
+@attrs.frozen
+class DatabaseClock:
+    """A replica's wall clock corrected to the database's (internal).
+
+    *source* measures the offset (database minus *clock*) at each round trip; schedules are
+    then evaluated on the database's time, so clock skew between replicas cannot make one of
+    them fire early or late.
+    """
+
+    clock: WallClock
+    source: _Offset
+
+    def now(self) -> datetime:
+        """The database's time, as estimated from the replica's clock."""
+        return self.clock.now() + timedelta(seconds=self.source.offset)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
@@ -14,6 +16,9 @@ from ._job import Run
 from ._models import ErrorInfo, JobContext, Outcome, _current_job
 from ._outcome import Finished, ReportQueue, Started, error_info
 from ._wallclock import WallClock
+
+if TYPE_CHECKING:
+    from ._replica import Replica
 
 __all__ = ["Worker", "running_in"]
 
@@ -48,6 +53,37 @@ class Worker:
     async def _execute(self, run: Run, report: ReportQueue) -> None:
         if run.abandoned:
             return  # detached from its job already: nobody waits for a report
+        replica = self.coordinator.replica
+        if replica is not None:
+            try:
+                if not await self._gate(run, replica):
+                    return
+                await self._attempt(run, report)
+            finally:
+                replica.attempt_over(run)
+            return
+        await self._attempt(run, report)
+
+    async def _gate(self, run: Run, replica: Replica) -> bool:
+        """A replicated store: start only once the start is committed under the lease.
+
+        The write is refused (and the run detached) if the lease was lost or a command
+        waits for the job; an occurrence that the database's clock has not reached yet
+        waits for it.
+        """
+        journal = self.coordinator.journal
+        assert journal is not None
+        run.lease_scope = replica.attempt_scope(run)
+        journal.started(run.job)
+        await journal.wait_saved()
+        if run.abandoned or run.refused or run.fenced or run.job.status.run is not run:
+            return False
+        early = replica.early_by(run)
+        if early > 0:
+            await trio.sleep(early)
+        return True
+
+    async def _attempt(self, run: Run, report: ReportQueue) -> None:
         if self.coordinator.closing:
             report.put(Finished(run, None))
             return
@@ -77,8 +113,9 @@ class Worker:
         error: ErrorInfo | None = None
         result: object = None
         journal = self.coordinator.journal
+        lease = run.lease_scope
         try:
-            with run.scope:
+            with lease if lease is not None else nullcontext(), run.scope:
                 if journal is not None and job.on_crash == "skip":
                     # At most once: the start is written before the job's code runs, so a
                     # crash from here on is never followed by another start of it.
@@ -115,6 +152,9 @@ class Worker:
 
     @staticmethod
     def _classify(run: Run, result: object) -> Outcome:
+        lease = run.lease_scope
+        if lease is not None and lease.cancel_called:
+            return Outcome.CANCELLED  # the lease ran out: the outcome is fenced anyway
         if run.scope.cancel_called:
             # Timed out or interrupted, even if the job caught Cancelled and returned.
             return Outcome.CANCELLED if run.interrupted else Outcome.TIMED_OUT

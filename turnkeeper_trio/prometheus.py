@@ -42,6 +42,7 @@ _COUNTERS = {
     "runs_late": "Runs that started later than late_threshold after they were due.",
     "clock_jumps": "Wall-clock jumps detected.",
     "events_dropped": "Events that subscribers missed because their buffers were full.",
+    "attempts_fenced": "Attempts whose outcome was refused: another replica took the job over.",
 }
 _GAUGES = {
     "jobs_scheduled": "Live jobs (staged, scheduled, running or paused).",
@@ -51,6 +52,7 @@ _GAUGES = {
     "workers_max": "Size of the worker pool.",
     "queue_stale_entries": "Stale entries held by a HeapQueue.",
     "jobs_unloadable": "Stored jobs this process cannot run (function not importable).",
+    "jobs_held": "Jobs this replica holds leases on (a replicated store).",
 }
 _OUTCOMES = ("succeeded", "failed", "errored", "timed_out", "cancelled")
 

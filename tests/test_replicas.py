@@ -1,0 +1,278 @@
+"""Several replicas on one PostgreSQL database: leases, commands, fencing, the database clock.
+
+Each test runs two (or three) schedulers in this process on a fresh database of the suite's
+throwaway server (``tests/pg.py``).  The store hands its work to threads, so these tests run
+on the real clock with short intervals and a short lease ttl; they wait for positive signals
+(an attempt recorded, a state shown), each under a deadline.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+import trio
+
+import turnkeeper_trio as tk
+
+TTL = 1.5
+
+
+class Runs:
+    """What the jobs of this module did, with a way to wait for it (no polling)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, tk.JobContext]] = []
+        self.changed = trio.Event()
+
+    def add(self, label: str) -> None:
+        self.items.append((label, tk.current_job()))
+        self.changed.set()
+        self.changed = trio.Event()
+
+    def labels(self) -> list[str]:
+        return [label for label, _ in self.items]
+
+    def occurrences(self) -> list[str]:
+        return [ctx.occurrence_id for _, ctx in self.items]
+
+    async def until(self, count: int, within: float = 10.0) -> None:
+        with trio.fail_after(within):
+            while len(self.items) < count:
+                await self.changed.wait()
+
+
+RUNS = Runs()
+STARTED = trio.Event()
+
+
+@pytest.fixture(autouse=True)
+def _runs() -> Runs:
+    global RUNS, STARTED
+    RUNS = Runs()
+    STARTED = trio.Event()
+    return RUNS
+
+
+async def record(label: str) -> None:
+    RUNS.add(label)
+
+
+async def slow(label: str) -> None:
+    STARTED.set()
+    await trio.sleep(30)
+    RUNS.add(label)
+
+
+class Skewed:
+    """A replica's wall clock that is off by *seconds*."""
+
+    def __init__(self, seconds: float) -> None:
+        self.offset = timedelta(seconds=seconds)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+@asynccontextmanager
+async def replicas(dsn: str, count: int = 2, **kwargs: Any) -> AsyncIterator[list[tk.Scheduler]]:
+    """*count* schedulers on one database, each with its own store."""
+    async with trio.open_nursery() as nursery:
+        started = []
+        for _ in range(count):
+            scheduler = tk.Scheduler(
+                max_workers=2, store=tk.PostgresStore(dsn, lease_ttl=TTL), **kwargs
+            )
+            await nursery.start(scheduler.run)
+            started.append(scheduler)
+        try:
+            yield started
+        finally:
+            for scheduler in started:
+                await scheduler.shutdown_graceful(timeout=5)
+
+
+def holders(dsn: str) -> dict[str, str | None]:
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute("SELECT key, owner FROM turnkeeper_jobs").fetchall()
+    return dict(rows)
+
+
+def recorded(dsn: str, key: str) -> list[tuple[float, str]]:
+    """The attempts recorded in the database for *key*: (scheduled_for, outcome)."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT scheduled_for, outcome FROM turnkeeper_runs WHERE job_key = %s ORDER BY id",
+            (key,),
+        ).fetchall()
+
+
+async def eventually(predicate: Callable[[], object], within: float = 5.0) -> None:
+    """Wait until *predicate* holds: what another replica (or the database) does is seen
+    from outside only, so this looks every 20 ms, and fails the test after *within*."""
+    with trio.fail_after(within):
+        for _ in itertools.count():
+            if predicate():
+                return
+            await trio.sleep(0.02)
+
+
+async def shown(scheduler: tk.Scheduler, job: tk.JobId, state: tk.JobState) -> None:
+    """Wait until *scheduler* shows *job* in *state* (it learns of changes by NOTIFY)."""
+    await eventually(lambda: scheduler.get_job_details(job).state is state)
+
+
+async def test_every_occurrence_runs_once_across_replicas(pg_dsn: str) -> None:
+    async with replicas(pg_dsn, 3) as group:
+        ids = []
+        for scheduler in group:  # every replica's code adds the same keyed jobs
+            for n in range(4):
+                ids.append(await scheduler.add_job(tk.Interval(0.1), record, f"j{n}", key=f"j{n}"))
+        await RUNS.until(40)
+        held = [s.get_metrics_snapshot().jobs_held for s in group]
+        assert sum(held) == 4  # each job held by exactly one replica
+    occurrences = RUNS.occurrences()
+    assert len(occurrences) == len(set(occurrences))  # no occurrence ran twice
+    for n in range(4):
+        stored = recorded(pg_dsn, f"j{n}")
+        assert len(stored) == len({at for at, _ in stored})  # recorded once each
+        assert len(stored) >= 5
+
+
+async def test_pause_on_one_replica_stops_runs_on_the_one_that_holds_the_job(
+    pg_dsn: str,
+) -> None:
+    async with replicas(pg_dsn) as (a, b):
+        job = await a.add_job(tk.Interval(0.05), record, "x", key="paused")
+        await RUNS.until(2)
+        holder, other = (a, b) if holders(pg_dsn)["paused"] == a._store.replica_id else (b, a)  # type: ignore[attr-defined]
+        other_id = next(j.id for j in other.list_all_jobs())
+        await other.pause_job(other_id)
+        # Once pause_job has returned, no attempt starts anywhere.
+        count = len(RUNS.items)
+        await shown(holder, job if holder is a else other_id, tk.JobState.PAUSED)
+        assert other.get_job_details(other_id).state is tk.JobState.PAUSED
+        await trio.sleep(0.5)
+        assert len(RUNS.items) == count
+        await other.resume_job(other_id)
+        await RUNS.until(count + 2)
+
+
+async def test_trigger_update_and_interrupt_reach_the_holder(pg_dsn: str) -> None:
+    async with replicas(pg_dsn) as (a, b):
+        await a.add_job(tk.Never(), slow, "slow", key="slow")
+        await a.add_job(tk.Never(), record, "old", key="manual")
+        await eventually(lambda: len(b.list_all_jobs()) == 2)
+        owners = holders(pg_dsn)
+
+        # Command each job from the replica that does not hold it.
+        def not_holding(key: str) -> tuple[tk.Scheduler, tk.JobId]:
+            s = b if owners[key] == a._store.replica_id else a  # type: ignore[attr-defined]
+            return s, next(j.id for j in s.list_all_jobs() if j.id.key == key)
+
+        s, manual = not_holding("manual")
+        await s.trigger_job(manual, idempotency_key="request-1")
+        await s.trigger_job(manual, idempotency_key="request-1")  # a retried request
+        await RUNS.until(1)
+        await s.update_job(manual, args=("new",))
+        await s.trigger_job(manual, idempotency_key="request-2")
+        await RUNS.until(2)
+        await trio.sleep(0.3)
+        assert RUNS.labels() == ["old", "new"]
+
+        s, slow_id = not_holding("slow")
+        await s.trigger_job(slow_id)
+        with trio.fail_after(5):
+            await STARTED.wait()
+        await shown(s, slow_id, tk.JobState.RUNNING)
+        assert await s.interrupt_job(slow_id)
+        await eventually(lambda: recorded(pg_dsn, "slow"))
+        assert [outcome for _, outcome in recorded(pg_dsn, "slow")] == ["cancelled"]
+
+
+async def test_a_replica_that_stops_gives_its_jobs_to_the_others_at_once(pg_dsn: str) -> None:
+    async with replicas(pg_dsn) as (a, b):
+        for n in range(4):
+            await a.add_job(tk.Interval(0.05), record, f"j{n}", key=f"j{n}")
+        await RUNS.until(8)
+        before = a.get_metrics_snapshot().jobs_held
+        assert before >= 1
+        t0 = trio.current_time()
+        await a.shutdown_graceful()
+        await eventually(lambda: b.get_metrics_snapshot().jobs_held == 4)
+        # Given back, not lapsed: well before the lease ttl.
+        assert trio.current_time() - t0 < TTL
+        count = len(RUNS.items)
+        await RUNS.until(count + 8)
+
+
+async def test_an_attempt_whose_lease_is_lost_is_cancelled_and_not_recorded(
+    pg_dsn: str,
+) -> None:
+    async with replicas(pg_dsn, 1) as (a,):
+        job = await a.add_job(tk.Never(), slow, "slow", key="stolen")
+        await a.trigger_job(job)
+        with trio.fail_after(5):
+            await STARTED.wait()
+        # Another replica "takes the job over" (as one would once the lease lapsed).
+        with psycopg.connect(pg_dsn) as conn:
+            conn.execute(
+                "UPDATE turnkeeper_jobs SET owner = 'thief', "
+                "token = nextval('turnkeeper_tokens'), lease_until = now() + interval '1 hour'"
+            )
+        await eventually(lambda: a.get_metrics_snapshot().attempts_fenced == 1, TTL + 2)
+        assert a.get_metrics_snapshot().jobs_held == 0
+        assert a.get_job_details(job).state is tk.JobState.RUNNING  # as the holder stored it
+    assert recorded(pg_dsn, "stolen") == []  # the fenced attempt never recorded an outcome
+    assert RUNS.items == []
+
+
+async def test_the_database_clock_decides_not_a_skewed_replica(pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn) as conn:
+        (db_now,) = conn.execute("SELECT now()").fetchone()  # type: ignore[misc]
+    at = db_now + timedelta(seconds=1.0)
+    async with replicas(pg_dsn, 1, wall_clock=Skewed(300)) as (ahead,):
+        # Five minutes ahead, the replica would run this at once; the database says 1 s.
+        await ahead.add_job(tk.Once(at), record, "once", key="once")
+        await RUNS.until(1, within=5)
+        with psycopg.connect(pg_dsn) as conn:
+            (ran_at,) = conn.execute("SELECT now()").fetchone()  # type: ignore[misc]
+        assert ran_at >= at
+        assert abs((ahead._wall_clock.now() - ran_at).total_seconds()) < 1.0
+    async with replicas(pg_dsn, 1, wall_clock=Skewed(-300)) as (behind,):
+        # Five minutes behind, it would wait; the occurrence is due by the database's clock.
+        await behind.add_job(tk.Interval(0.2), record, "late", key="behind")
+        await RUNS.until(3, within=5)
+
+
+async def test_postgres_store_arguments_and_open_errors_are_typed(pg_cluster: Any) -> None:
+    with pytest.raises(TypeError, match="dsn"):
+        tk.PostgresStore(123)  # type: ignore[arg-type]
+    with pytest.raises(tk.InvalidArgument, match="lease_ttl"):
+        tk.PostgresStore("dbname=x", lease_ttl=0)
+    with pytest.raises(tk.InvalidArgument, match="lease_ttl"):
+        tk.PostgresStore("dbname=x", lease_ttl=0.1)
+    missing = pg_cluster.dsn("no_such_database") + " password=hunter2"
+    store = tk.PostgresStore(missing, connect_timeout=2)
+    assert "hunter2" not in repr(store)
+    entered = False
+    with pytest.raises(tk.StoreError, match="no_such_database") as caught:
+        async with tk.open_scheduler(max_workers=1, store=store):
+            entered = True
+    assert not entered
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_a_schema_from_a_newer_version_is_refused(pg_dsn: str) -> None:
+    async with tk.open_scheduler(max_workers=1, store=tk.PostgresStore(pg_dsn)):
+        pass
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("UPDATE turnkeeper_meta SET value = '99' WHERE name = 'schema_version'")
+    with pytest.raises(tk.StoreCorrupt, match="99"):
+        async with tk.open_scheduler(max_workers=1, store=tk.PostgresStore(pg_dsn)):
+            pass
