@@ -153,6 +153,17 @@ def soak(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def chaos(session: nox.Session) -> None:
+    """The replicas' chaos test, long: ``nox -s chaos -- --duration 300 --seed 7``.
+
+    Starts a throwaway PostgreSQL server (as for the tests), five replica processes and a
+    seeded nemesis; prints the seed, the figures and the verdict, and fails on any fault.
+    """
+    _install(session, "-e", ".[test,postgres]")
+    session.run("python", "-m", "tests.replica_chaos", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Run the benchmarks and record benchmarks/RESULTS.md and plots (not part of the tests).
 

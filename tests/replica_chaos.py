@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -61,12 +62,16 @@ def _db_time(dsn: str) -> float:
 class Replicas:
     """The replica processes, by name."""
 
-    def __init__(self, dsn: str, anchor: float, ttl: float) -> None:
-        self.dsn, self.anchor, self.ttl = dsn, anchor, ttl
+    def __init__(self, dsn: str, anchor: float, ttl: float, logs: Path) -> None:
+        self.dsn, self.anchor, self.ttl, self.logs = dsn, anchor, ttl, logs
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def start(self, name: str) -> None:
         skew, role = ROLES[name]
+        old = self.procs.get(name)
+        if old is not None:
+            old.kill()  # killed already (or it exits now): reap it
+            old.wait()
         self.procs[name] = subprocess.Popen(
             [
                 sys.executable,
@@ -79,6 +84,7 @@ class Replicas:
                 role,
             ],
             stdout=subprocess.DEVNULL,
+            stderr=(self.logs / f"replica-{name}.log").open("ab"),
         )
 
     def signal(self, name: str, sig: int) -> None:
@@ -124,7 +130,7 @@ async def run_chaos(
         for statement in _TABLES.split(";"):
             conn.execute(statement)
     anchor = math.floor(_db_time(dsn)) + 3.0  # the grids' start, once every replica is up
-    group = Replicas(dsn, anchor, ttl)
+    group = Replicas(dsn, anchor, ttl, cluster.root)
     disruptions: list[Disruption] = []
     try:
         group.start("a")
@@ -154,7 +160,7 @@ async def run_chaos(
         restarts = 0
         while trio.current_time() < end:
             await trio.sleep(rng.uniform(1.0, 2.5))
-            action = rng.choice(["kill", "kill", "stop", "terminate", "terminate", "pg-restart"])
+            action = rng.choice(["kill", "kill", "stop", "stop", "terminate", "pg-restart"])
             victim = rng.choice("bcd")
             at = _db_time(dsn)
             if action == "kill":

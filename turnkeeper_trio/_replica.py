@@ -136,6 +136,9 @@ class Replica:
             self.coordinator.take_over(acquired, self.new_id)
         await self._balance(share)
         self._progress.unpark_all()
+        # Read other replicas' changes each round too: a NOTIFY lost with a connection
+        # then costs a third of the ttl, not max_sleep.
+        self._changed.set()
         return acquired.next_expiry
 
     async def _balance(self, share: int) -> None:
