@@ -72,20 +72,21 @@ class Replicas:
         if old is not None:
             old.kill()  # killed already (or it exits now): reap it
             old.wait()
-        self.procs[name] = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.replica_child",
-                self.dsn,
-                repr(self.anchor),
-                repr(self.ttl),
-                repr(skew),
-                role,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(self.logs / f"replica-{name}.log").open("ab"),
-        )
+        with (self.logs / f"replica-{name}.log").open("ab") as log:  # the child keeps a copy
+            self.procs[name] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.replica_child",
+                    self.dsn,
+                    repr(self.anchor),
+                    repr(self.ttl),
+                    repr(skew),
+                    role,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
 
     def signal(self, name: str, sig: int) -> None:
         proc = self.procs[name]
