@@ -34,7 +34,7 @@ PYTHONS = ("3.11", "3.12", "3.13")
 TESTED_EXTRAS = ("postgres", "prometheus", "web", "describe")
 TESTED = f".[test,{','.join(TESTED_EXTRAS)}]"
 #: The comparison baseline and the plotting library: benchmark-only dev tools.
-BENCH_DEPS = ("apscheduler==4.0.0a6", "matplotlib>=3.8")
+BENCH_DEPS = ("apscheduler==4.0.0a6", "sqlalchemy>=2.0,<2.1", "matplotlib>=3.8")
 #: The documentation site generator: a docs-only dev tool.
 DOCS_DEPS = ("mkdocs>=1.6,<2", "mkdocs-material>=9.5", "mkdocstrings[python]>=0.26")
 LINT_DEPS = ("ruff>=0.6",)
@@ -169,7 +169,7 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- --quick`` runs reduced sizes in about a minute.
     """
-    _install(session, "-e", ".", *BENCH_DEPS)
+    _install(session, "-e", ".[postgres]", *BENCH_DEPS)
     session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 

@@ -22,6 +22,7 @@ from . import (
     bench_dispatch,
     bench_lateness,
     bench_profile,
+    bench_replicas,
     bench_scale,
     bench_schedules,
     bench_store,
@@ -165,9 +166,13 @@ def measure(quick: bool) -> dict[str, Any]:
     print("stores...", flush=True)
     store_sizes = (2_000, 300, 200) if quick else (bench_store.RUNS, bench_store.ADDS, 1_000)
     stores = bench_store.measure(*store_sizes)
+    print("replicas...", flush=True)
+    replicas = bench_replicas.measure(quick)
     print("profile...", flush=True)
     return {
         "store_report": bench_store.report(stores, *store_sizes),
+        "replicas": replicas,
+        "replicas_report": bench_replicas.report(replicas),
         "date": str(datetime.date.today()),
         "quick": quick,
         "machine": machine(),
@@ -303,6 +308,8 @@ def render(raw: dict[str, Any], *, write: bool = True) -> str:
         raw["subscriber_report"],
         "",
         raw.get("store_report", ""),
+        "",
+        raw.get("replicas_report", ""),
         "",
         raw["profile_report"],
         "",

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import attrs
 import psycopg
 import pytest
 import trio
@@ -276,3 +277,73 @@ async def test_a_schema_from_a_newer_version_is_refused(pg_dsn: str) -> None:
     with pytest.raises(tk.StoreCorrupt, match="99"):
         async with tk.open_scheduler(max_workers=1, store=tk.PostgresStore(pg_dsn)):
             pass
+
+
+@attrs.frozen
+class Tick(tk.abc.Schedule):
+    """A schedule only the new code knows (its codec is registered on the new replica)."""
+
+    start: datetime
+    every: float
+
+    def next_after(self, after: datetime) -> datetime | None:
+        steps = max(int((after - self.start).total_seconds() // self.every) + 1, 0)
+        return self.start + timedelta(seconds=steps * self.every)
+
+
+TICK = tk.Codec(
+    "tests.tick",
+    Tick,
+    encode=lambda s: {"start": s.start.isoformat(), "every": s.every},
+    decode=lambda data, version: Tick(datetime.fromisoformat(data["start"]), data["every"]),
+)
+
+
+async def test_a_replica_that_cannot_load_a_job_leaves_it_to_one_that_can(pg_dsn: str) -> None:
+    # A rolling deploy: "new" has the codec for the job's schedule, "old" does not.
+    async with trio.open_nursery() as nursery:
+        new = tk.Scheduler(
+            max_workers=2, store=tk.PostgresStore(pg_dsn, lease_ttl=TTL, codecs=[TICK])
+        )
+        await nursery.start(new.run)
+        start = datetime.now(UTC)
+        job = await new.add_job(Tick(start, 0.1), record, "tick", key="tick")
+        await RUNS.until(2)
+        old = tk.Scheduler(max_workers=2, store=tk.PostgresStore(pg_dsn, lease_ttl=TTL))
+        await nursery.start(old.run)
+        await eventually(lambda: len(old.list_all_jobs()) == 1)
+        (summary,) = old.list_all_jobs()
+        details = old.get_job_details(summary.id)
+        assert details.error is not None
+        assert "tests.tick" in details.error.message
+        assert old.get_metrics_snapshot().jobs_unloadable == 1
+        # The new replica goes away: the old one does not take the job it cannot run.
+        await new.shutdown_graceful()
+        assert new.get_job_details(job).state is tk.JobState.SCHEDULED
+        count = len(RUNS.items)
+        await trio.sleep(TTL + 0.5)
+        assert len(RUNS.items) == count
+        assert old.get_metrics_snapshot().jobs_held == 0
+        with pytest.raises(tk.JobNotLoaded):
+            await old.pause_job(summary.id)
+        await old.shutdown_graceful()
+
+
+async def test_cancel_with_interrupt_from_another_replica_ends_the_running_attempt(
+    pg_dsn: str,
+) -> None:
+    async with replicas(pg_dsn) as (a, b):
+        job = await a.add_job(tk.Never(), slow, "slow", key="cancelled")
+        await eventually(lambda: len(b.list_all_jobs()) == 1)
+        (remote,) = b.list_all_jobs()
+        await b.trigger_job(remote.id)
+        with trio.fail_after(5):
+            await STARTED.wait()
+        await shown(b, remote.id, tk.JobState.RUNNING)
+        await b.cancel_job(remote.id, interrupt=True)
+        await shown(b, remote.id, tk.JobState.CANCELLED)
+        await eventually(lambda: recorded(pg_dsn, "cancelled"))
+        assert a.get_job_details(job).state is tk.JobState.CANCELLED
+        assert [outcome for _, outcome in recorded(pg_dsn, "cancelled")] == ["cancelled"]
+        with pytest.raises(tk.JobFinished):
+            await b.trigger_job(remote.id)

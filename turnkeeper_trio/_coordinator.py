@@ -46,6 +46,7 @@ from ._durable import (
     job_row,
     phase_of,
     restore,
+    shown_again,
     unloadable_job,
 )
 from ._exceptions import JobFinished, JobNotFound, JobNotLoaded
@@ -661,8 +662,18 @@ class Coordinator:
         job_id = self.keys.get(row.key) or new_id(row.key)
         self.keys[row.key] = job_id
         job = self.table.get(job_id)
-        counted = job is not None and job.broken is not None and not job.status.phase.is_final
         phase = phase_of(row.phase)
+        remote = None if job is None else job.remote
+        if (
+            remote is not None
+            and job is not None
+            and job.broken is None
+            and remote.definition == row.definition
+            and shown_again(job, row, history)
+        ):
+            self.install(job, Status(phase=phase))
+            return job  # the same definition: only its state changed (the common case)
+        counted = job is not None and job.broken is not None and not job.status.phase.is_final
         try:
             fresh, _, _ = restore(
                 row,

@@ -37,7 +37,7 @@ from ._simple_schedules import Never
 from ._state import Phase, Retry, Status
 from ._store import SKIPS_KEPT, Batch, JobRow, JobStore, Loaded, RunRow, SkipRow, StoreError
 
-__all__ = ["Journal", "check_key", "definition_of", "job_row", "restore"]
+__all__ = ["Journal", "check_key", "definition_of", "job_row", "restore", "shown_again"]
 
 #: The version of the row layout this code writes (``definition`` and ``state``).
 ROW_VERSION = 1
@@ -277,6 +277,35 @@ def restore(
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise StoredValueError(f"the stored job {row.key!r} is malformed: {exc!r}") from exc
     return job, status, recovered
+
+
+def shown_again(job: Job, row: JobRow, loaded: Loaded) -> bool:
+    """Show *job* (another replica's) with the state of *row*, its definition unchanged.
+
+    Returns ``False`` if the state cannot be read (the caller then restores it in full).
+    """
+    st = row.state
+    try:
+        counts = {Outcome(name): n for name, n in st["counts"].items()}
+        error = st["error"]
+        runs, misfires = st["runs"], st["misfires"]
+        failures, quarantined = st["consecutive_failures"], st["quarantined"]
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return False
+    history = loaded.runs.get(row.key)
+    if history is not None or counts:
+        kept = job.records[1] if job.records is not None else ()
+        maxlen = job.records[1].maxlen if job.records is not None else None
+        records = (record_of(r) for r in history) if history is not None else kept
+        job.records = (counts, deque(records, maxlen=maxlen))
+    skips = loaded.skips.get(row.key)
+    if skips:
+        job.skips = deque((skipped_range(r) for r in skips), maxlen=SKIPS_KEPT)
+    job.runs, job.misfires = runs, misfires
+    job.consecutive_failures, job.quarantined = failures, quarantined
+    job.error = None if error is None else ErrorInfo(*error)
+    job.remote = row
+    return True
 
 
 async def _not_loaded() -> None:  # pragma: no cover - never dispatched

@@ -241,6 +241,8 @@ class PostgresStore(JobStore):
         self._listener: psycopg.Connection[Any] | None = None
         self._limiter = trio.CapacityLimiter(1)
         self._leases: dict[str, int] = {}
+        #: The definition last written for each key (the same object is not written again).
+        self._definitions: dict[str, dict[str, Any]] = {}
         self._last_change = 0
         self._last_command = 0
         self._opened = False
@@ -297,13 +299,9 @@ class PostgresStore(JobStore):
             self._conn = conn = self._connect()
         try:
             with conn.transaction(), conn.cursor() as cursor:
-                before = self._wall()
                 cursor.execute("SELECT extract(epoch FROM now())::float8")
                 row = cursor.fetchone()
                 assert row is not None
-                after = self._wall()
-                if before is not None and after is not None and after - before < 0.5:
-                    self.offset = row[0] - (before + after) / 2
                 self.db_now = row[0]
                 yield cursor
         except psycopg.errors.SerializationFailure as exc:  # pragma: no cover - not used
@@ -313,11 +311,22 @@ class PostgresStore(JobStore):
         except psycopg.Error as exc:
             raise StoreError(f"{self.describe()}: {type(exc).__name__}: {exc}") from exc
 
-    def _wall(self) -> float | None:
-        return None if self._wall_now is None else self._wall_now().timestamp()
-
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+    async def _measured(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``_call`` a short call, measuring the database clock's offset around it.
+
+        The wall clock is read here, in Trio, so that any injected clock works.
+        """
+        wall = self._wall_now
+        async with self._limiter:  # so that the thread starts at once: a tight measurement
+            before = None if wall is None else wall().timestamp()
+            result = await trio.to_thread.run_sync(fn, *args)
+            after = None if wall is None else wall().timestamp()
+        if before is not None and after is not None and after - before < 0.25:
+            self.offset = self.db_now - (before + after) / 2
+        return result
 
     def bind(self, wall_now: Callable[[], datetime]) -> None:
         """Measure the database clock against *wall_now* (the scheduler's wall clock)."""
@@ -337,7 +346,12 @@ class PostgresStore(JobStore):
             ) from exc
         loaded: Loaded = await self._call(self._open_sync, history_size)
         self._opened = True
+        await self._measured(self._clock_sync)
         return loaded
+
+    def _clock_sync(self) -> None:
+        with self._transaction():
+            pass
 
     def _open_sync(self, history_size: int) -> Loaded:
         self.replica_id = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(4).hex()}"
@@ -510,7 +524,7 @@ class PostgresStore(JobStore):
 
     async def renew(self) -> frozenset[str]:
         """Renew every lease this replica holds; return the keys whose lease was lost."""
-        lost: frozenset[str] = await self._call(self._renew_sync)
+        lost: frozenset[str] = await self._measured(self._renew_sync)
         return lost
 
     def _renew_sync(self) -> frozenset[str]:
@@ -536,6 +550,7 @@ class PostgresStore(JobStore):
         """Drop the leases of *keys* from this replica's view (lost, or released)."""
         for key in keys:
             self._leases.pop(key, None)
+            self._definitions.pop(key, None)
 
     async def live_replicas(self) -> int:
         """How many replicas have renewed within the lease ttl (this one included)."""
@@ -624,13 +639,25 @@ class PostgresStore(JobStore):
             if updates:
                 cur.execute("SELECT nextval('turnkeeper_changes')")
                 (change,) = self._one(cur)
-                cur.executemany(
-                    "UPDATE turnkeeper_jobs SET phase = %s, next_run_at = %s, definition = %s, "
-                    "state = %s, change = %s, updated_at = now() WHERE key = %s",
-                    [
-                        (r.phase, r.next_run_at, dumps(r.definition), dumps(r.state), change, r.key)
-                        for r in updates
-                    ],
+                # One statement for the batch; a definition already written is not sent again.
+                written_defs = self._definitions
+                cur.execute(
+                    "UPDATE turnkeeper_jobs j SET phase = u.phase, next_run_at = u.next_run_at, "
+                    "state = u.state::jsonb, definition = coalesce(u.definition::jsonb, "
+                    "j.definition), change = %s, updated_at = now() FROM unnest(%s::text[], "
+                    "%s::text[], %s::float8[], %s::text[], %s::text[]) "
+                    "AS u(key, phase, next_run_at, state, definition) WHERE j.key = u.key",
+                    (
+                        change,
+                        [r.key for r in updates],
+                        [r.phase for r in updates],
+                        [r.next_run_at for r in updates],
+                        [dumps(r.state) for r in updates],
+                        [
+                            None if written_defs.get(r.key) is r.definition else dumps(r.definition)
+                            for r in updates
+                        ],
+                    ),
                 )
             runs = [r for r in batch.runs if r.key in held]
             if runs:
@@ -672,6 +699,9 @@ class PostgresStore(JobStore):
             db_now = self.db_now
         for key, token in inserted.items():
             leases[key] = token
+        for r in batch.jobs:
+            if r.key in held:
+                self._definitions[r.key] = r.definition
         lost = frozenset(keys) - held
         self.forget(lost)
         fenced = sum(1 for r in batch.runs if r.key in lost)
@@ -679,10 +709,11 @@ class PostgresStore(JobStore):
 
     @staticmethod
     def _prune(cur: psycopg.Cursor[Any], table: str, keys: set[str], keep: int) -> None:
-        cur.executemany(
-            f"DELETE FROM {table} WHERE job_key = %s AND id <= coalesce((SELECT id FROM "
-            f"{table} WHERE job_key = %s ORDER BY id DESC LIMIT 1 OFFSET %s), -1)",
-            [(key, key, keep) for key in keys],
+        cur.execute(
+            f"DELETE FROM {table} t USING (SELECT id FROM (SELECT id, row_number() OVER "
+            f"(PARTITION BY job_key ORDER BY id DESC) AS n FROM {table} "
+            "WHERE job_key = ANY(%s)) r WHERE n > %s) d WHERE t.id = d.id",
+            (sorted(keys), keep),
         )
 
     # ------------------------------------------------------------------ commands

@@ -28,7 +28,7 @@ import attrs
 import trio
 
 from ._codec import import_ref
-from ._exceptions import JobNotLoaded
+from ._exceptions import JobFinished, JobNotLoaded
 from ._job import Job, JobSpec, Run
 from ._models import JobId
 from ._postgres import Command, PostgresStore
@@ -163,7 +163,11 @@ class Replica:
         journal = self.coordinator.journal
         assert journal is not None
         await journal.wait_saved()
-        await self.store.release(keys)
+        try:
+            await self.store.release(keys)
+        except StoreError:
+            self.store.forget(keys)  # not renewed any more: they lapse, and are taken again
+            raise
 
     def _job(self, key: str) -> Job | None:
         job_id = self.coordinator.keys.get(key)
@@ -289,6 +293,9 @@ class Replica:
             if applied:
                 break
             if not held:
+                await self.refresh_now()
+                if job.status.phase.is_final:  # it ended meanwhile, on another replica
+                    raise JobFinished(f"cannot {kind} {job.id}: the job is {job.state.value}")
                 self.wake()  # nobody holds it: take it, and apply the command here
             with trio.move_on_after(self.ttl / 3):
                 await self._refreshed.park()
