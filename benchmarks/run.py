@@ -289,6 +289,7 @@ def render(raw: dict[str, Any], *, write: bool = True) -> str:
         f"Machine: {raw['machine']}.",
         f"Versions: {raw['versions']}.",
         "Every table compares systems measured in the same run, on the same workload.",
+        *([raw["note"]] if raw.get("note") else []),
         "",
         *(f"![{Path(p).stem}](../docs/assets/benchmarks/{p})" for p in plots),
         "",

@@ -347,3 +347,90 @@ async def test_cancel_with_interrupt_from_another_replica_ends_the_running_attem
         assert [outcome for _, outcome in recorded(pg_dsn, "cancelled")] == ["cancelled"]
         with pytest.raises(tk.JobFinished):
             await b.trigger_job(remote.id)
+
+
+# ---------------------------------------------------------------------- the store's protocol
+
+
+def _row(key: str, n: int = 0) -> tk.abc.JobRow:
+    """A job row as the scheduler writes it (the store treats both objects as opaque JSON)."""
+    return tk.abc.JobRow(key, {"v": 1, "name": key}, {"v": 1, "n": n}, "active", None)
+
+
+def _run_row(key: str, run_id: int) -> tk.abc.RunRow:
+    record = {"run_id": run_id, "outcome": "succeeded", "scheduled_for": 0.0}
+    return tk.abc.RunRow(key, record)
+
+
+async def test_writes_are_fenced_by_the_lease_and_idempotent(pg_dsn: str) -> None:
+    store = tk.PostgresStore(pg_dsn, lease_ttl=5)
+    await store.open(history_size=10)
+    try:
+        batch = tk.abc.Batch((_row("k"),), (_run_row("k", 1),), (), 10)
+        written = await store.write_fenced(batch)
+        assert written.lost == frozenset()
+        assert set(store.held) == {"k"}  # a new key is inserted with a lease for the writer
+        await store.write_fenced(batch)  # a retried batch adds no second record
+        assert len(recorded(pg_dsn, "k")) == 1
+        # Another replica takes the job over: nothing more of this one's is accepted.
+        with psycopg.connect(pg_dsn) as conn:
+            conn.execute(
+                "UPDATE turnkeeper_jobs SET owner = 'other', "
+                "token = nextval('turnkeeper_tokens'), lease_until = now() + interval '1 hour'"
+            )
+        written = await store.write_fenced(
+            tk.abc.Batch((_row("k", 1),), (_run_row("k", 2),), (), 10)
+        )
+        assert written.lost == {"k"}
+        assert written.fenced_runs == 1
+        assert set(store.held) == set()
+        assert len(recorded(pg_dsn, "k")) == 1
+        with psycopg.connect(pg_dsn) as conn:
+            (state,) = conn.execute("SELECT state FROM turnkeeper_jobs").fetchone()  # type: ignore[misc]
+        assert state["n"] == 0
+    finally:
+        await store.close()
+
+
+async def test_a_start_is_refused_while_a_command_waits_for_its_job(pg_dsn: str) -> None:
+    store = tk.PostgresStore(pg_dsn, lease_ttl=5)
+    await store.open(history_size=10)
+    try:
+        await store.write_fenced(tk.abc.Batch((_row("k"),), (), (), 10))
+        command_id = await store.post("k", "pause", {})
+        start = tk.abc.Batch((_row("k", 1),), (), (), 10, starts=frozenset({"k"}))
+        written = await store.write_fenced(start)
+        assert written.refused == {"k"}
+        assert [c.id for c in written.commands] == [command_id]
+        assert await store.applied(command_id) == (False, True)
+        # Applied in the same batch as what it changed: accepted, and marked applied.
+        applied = tk.abc.Batch((_row("k", 2),), (), (), 10, applied=(command_id,))
+        written = await store.write_fenced(applied)
+        assert written.refused == frozenset()
+        assert await store.applied(command_id) == (True, True)
+        written = await store.write_fenced(start)
+        assert written.refused == frozenset()
+    finally:
+        await store.close()
+
+
+async def test_leases_lapse_by_the_database_clock_and_are_taken_over(pg_dsn: str) -> None:
+    first = tk.PostgresStore(pg_dsn, lease_ttl=0.5)
+    second = tk.PostgresStore(pg_dsn, lease_ttl=0.5)
+    await first.open(history_size=10)
+    await second.open(history_size=10)
+    try:
+        await first.write_fenced(tk.abc.Batch((_row("k"),), (), (), 10))
+        taken = await second.acquire(["k"], limit=10)
+        assert taken.jobs == ()  # held, and live
+        assert taken.next_expiry is not None
+        assert 0 < taken.next_expiry <= 0.5
+        await trio.sleep(taken.next_expiry + 0.05)  # "first" stopped renewing: it lapsed
+        taken = await second.acquire(["k"], limit=0)  # a lapsed lease is taken whatever the share
+        assert [row.key for row in taken.jobs] == ["k"]
+        assert await first.renew() == {"k"}  # the old holder learns it lost the lease
+        written = await first.write_fenced(tk.abc.Batch((_row("k", 9),), (), (), 10))
+        assert written.lost == {"k"}
+    finally:
+        await first.close()
+        await second.close()

@@ -32,7 +32,7 @@ from ._lifetime import Forever
 from ._misfire import Coalesce
 from ._models import ErrorInfo, JobId, Outcome, RunRecord, SkippedRange
 from ._outcome import error_info
-from ._postgres import PostgresStore, Written
+from ._postgres import PostgresStore, StoreUnavailable, Written
 from ._simple_schedules import Never
 from ._state import Phase, Retry, Status
 from ._store import SKIPS_KEPT, Batch, JobRow, JobStore, Loaded, RunRow, SkipRow, StoreError
@@ -481,7 +481,7 @@ class Journal:
             try:
                 written = await store.write_fenced(batch)
                 break
-            except StoreError as exc:
+            except StoreUnavailable as exc:  # anything else is not retried: it fails the write
                 if trio.current_time() + delay > give_up:
                     # Every lease in the batch has lapsed by now: nothing would be accepted.
                     self.log.error("giving up a write after %.1f s: %s", self.retry_for, exc)

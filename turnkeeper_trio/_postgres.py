@@ -55,7 +55,7 @@ from ._validation import check_seconds
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["Acquired", "Changes", "Command", "PostgresStore", "Written"]
+__all__ = ["Acquired", "Changes", "Command", "PostgresStore", "StoreUnavailable", "Written"]
 
 #: The schema version this code writes; older schemas are upgraded on open.
 SCHEMA_VERSION = 1
@@ -178,6 +178,10 @@ class Changes:
     commands: tuple[Command, ...] = ()
 
 
+class StoreUnavailable(StoreError):
+    """The server could not be reached or went away: a retry may succeed (internal)."""
+
+
 def _safe_dsn(dsn: str) -> str:
     """The DSN without its password, for messages."""
     try:
@@ -203,6 +207,9 @@ class PostgresStore(JobStore):
 
     Needs the ``postgres`` extra (``pip install "turnkeeper-trio[postgres]"``).  The tables
     (``turnkeeper_*``) are created, or upgraded, when the first replica opens the store.
+    One instance serves one scheduler; each replica makes its own.  Its methods beyond the
+    store protocol (leases, commands, other replicas' changes) are what the scheduler drives:
+    applications do not call them.  See "Running several replicas".
 
     Example:
         ```python
@@ -285,11 +292,15 @@ class PostgresStore(JobStore):
                 application_name=f"turnkeeper_trio {self.replica_id}"[:63],
             )
         except psycopg.Error as exc:
-            raise StoreError(f"{self.describe()}: cannot connect: {exc}".strip()) from exc
+            raise StoreUnavailable(f"{self.describe()}: cannot connect: {exc}".strip()) from exc
 
     @contextmanager
-    def _transaction(self) -> Iterator[psycopg.Cursor[Any]]:
-        """One transaction on the store's connection, reconnecting first if it broke."""
+    def _transaction(self, *, clock: bool = True) -> Iterator[psycopg.Cursor[Any]]:
+        """One transaction on the store's connection, reconnecting first if it broke.
+
+        With *clock*, its first statement reads the server's clock into ``db_now``; a caller
+        that reads ``now()`` in its own first statement says ``clock=False``.
+        """
         import psycopg
 
         conn = self._conn
@@ -299,15 +310,16 @@ class PostgresStore(JobStore):
             self._conn = conn = self._connect()
         try:
             with conn.transaction(), conn.cursor() as cursor:
-                cursor.execute("SELECT extract(epoch FROM now())::float8")
-                row = cursor.fetchone()
-                assert row is not None
-                self.db_now = row[0]
+                if clock:
+                    cursor.execute("SELECT extract(epoch FROM now())::float8")
+                    row = cursor.fetchone()
+                    assert row is not None
+                    self.db_now = row[0]
                 yield cursor
         except psycopg.errors.SerializationFailure as exc:  # pragma: no cover - not used
             raise StoreError(f"{self.describe()}: {exc}") from exc
-        except psycopg.OperationalError as exc:
-            raise StoreError(f"{self.describe()}: {exc}".strip()) from exc
+        except psycopg.OperationalError as exc:  # the connection or the server: retryable
+            raise StoreUnavailable(f"{self.describe()}: {exc}".strip()) from exc
         except psycopg.Error as exc:
             raise StoreError(f"{self.describe()}: {type(exc).__name__}: {exc}") from exc
 
@@ -589,22 +601,29 @@ class PostgresStore(JobStore):
     def _write_sync(self, batch: Batch) -> Written:
         dumps = json.dumps
         leases = self._leases
-        with self._transaction() as cur:
-            keys = sorted({r.key for r in batch.jobs} | {r.key for r in batch.runs})
-            keys += sorted({s.key for s in batch.skips} - set(keys))
+        keys = sorted({r.key for r in batch.jobs} | {r.key for r in batch.runs})
+        keys += sorted({s.key for s in batch.skips} - set(keys))
+        with self._transaction(clock=not keys) as cur:
             held: set[str] = set()
             existing: dict[str, int] = {}
             if keys:
-                # Lock the rows in key order (every writer does), and check each lease.
+                # Lock the rows in key order (every writer does), check each lease, and
+                # read the server's clock (a row with a null key carries it).
                 cur.execute(
-                    "SELECT key, token, owner = %s AND lease_until > now() FROM turnkeeper_jobs "
+                    "SELECT key, token, owner = %s AND lease_until > now(), "
+                    "extract(epoch FROM now())::float8 FROM turnkeeper_jobs "
                     "WHERE key = ANY(%s) ORDER BY key FOR UPDATE",
                     (self.replica_id, keys),
                 )
-                for key, token, live in cur.fetchall():
+                rows = cur.fetchall()
+                for key, token, live, clock in rows:
+                    self.db_now = clock
                     existing[key] = token
                     if live and leases.get(key) == token:
                         held.add(key)
+                if not rows:  # only new keys: read the clock on its own
+                    cur.execute("SELECT extract(epoch FROM now())::float8")
+                    (self.db_now,) = self._one(cur)
             new_rows = [r for r in batch.jobs if r.key not in existing]
             inserted: dict[str, int] = {}
             if new_rows:
@@ -636,66 +655,9 @@ class PostgresStore(JobStore):
             refused = frozenset(c.key for c in pending if c.id not in applied)
             updates = [r for r in batch.jobs if r.key in held and r.key not in inserted]
             updates = [r for r in updates if r.key not in refused]
-            if updates:
-                cur.execute("SELECT nextval('turnkeeper_changes')")
-                (change,) = self._one(cur)
-                # One statement for the batch; a definition already written is not sent again.
-                written_defs = self._definitions
-                cur.execute(
-                    "UPDATE turnkeeper_jobs j SET phase = u.phase, next_run_at = u.next_run_at, "
-                    "state = u.state::jsonb, definition = coalesce(u.definition::jsonb, "
-                    "j.definition), change = %s, updated_at = now() FROM unnest(%s::text[], "
-                    "%s::text[], %s::float8[], %s::text[], %s::text[]) "
-                    "AS u(key, phase, next_run_at, state, definition) WHERE j.key = u.key",
-                    (
-                        change,
-                        [r.key for r in updates],
-                        [r.phase for r in updates],
-                        [r.next_run_at for r in updates],
-                        [dumps(r.state) for r in updates],
-                        [
-                            None if written_defs.get(r.key) is r.definition else dumps(r.definition)
-                            for r in updates
-                        ],
-                    ),
-                )
-            runs = [r for r in batch.runs if r.key in held]
-            if runs:
-                cur.executemany(
-                    "INSERT INTO turnkeeper_runs (job_key, run_id, outcome, scheduled_for, "
-                    "data, replica) VALUES (%s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (job_key, run_id) DO NOTHING",
-                    [
-                        (
-                            r.key,
-                            r.record["run_id"],
-                            r.record["outcome"],
-                            r.record["scheduled_for"],
-                            dumps(r.record),
-                            self.replica_id,
-                        )
-                        for r in runs
-                    ],
-                )
-                self._prune(cur, "turnkeeper_runs", {r.key for r in runs}, batch.history_size)
-            skips = [s for s in batch.skips if s.key in held]
-            if skips:
-                cur.executemany(
-                    "INSERT INTO turnkeeper_skipped (job_key, first, last, count, reason, exact) "
-                    "VALUES (%s, %s, %s, %s, %s, %s) "
-                    "ON CONFLICT (job_key, first, reason) DO NOTHING",
-                    [(s.key, s.first, s.last, s.count, s.reason, s.exact) for s in skips],
-                )
-                self._prune(cur, "turnkeeper_skipped", {s.key for s in skips}, SKIPS_KEPT)
-            if batch.applied:
-                cur.execute(
-                    "UPDATE turnkeeper_commands SET applied_at = now() "
-                    "WHERE id = ANY(%s) AND job_key = ANY(%s)",
-                    (list(batch.applied), list(held)),
-                )
-            commands = self._commands(cur, sorted(held))
-            if updates or inserted or batch.applied:
-                cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self.replica_id))
+            # What follows needs no answer: sent in one round trip (pipeline mode).
+            with cur.connection.pipeline():
+                self._write_tail(cur, batch, held, updates, inserted)
             db_now = self.db_now
         for key, token in inserted.items():
             leases[key] = token
@@ -705,7 +667,75 @@ class PostgresStore(JobStore):
         lost = frozenset(keys) - held
         self.forget(lost)
         fenced = sum(1 for r in batch.runs if r.key in lost)
-        return Written(lost, refused, commands, fenced, db_now)
+        # The commands that refused a start come back at once; others arrive by NOTIFY.
+        return Written(lost, refused, tuple(pending), fenced, db_now)
+
+    def _write_tail(
+        self,
+        cur: psycopg.Cursor[Any],
+        batch: Batch,
+        held: set[str],
+        updates: list[JobRow],
+        inserted: dict[str, int],
+    ) -> None:
+        """The statements of a write that need no answer (sent in pipeline mode)."""
+        dumps = json.dumps
+        if updates:
+            # One statement for the batch; a definition already written is not sent again.
+            written_defs = self._definitions
+            cur.execute(
+                "UPDATE turnkeeper_jobs j SET phase = u.phase, next_run_at = u.next_run_at, "
+                "state = u.state::jsonb, definition = coalesce(u.definition::jsonb, "
+                "j.definition), change = nextval('turnkeeper_changes'), updated_at = now() "
+                "FROM unnest(%s::text[], %s::text[], %s::float8[], %s::text[], %s::text[]) "
+                "AS u(key, phase, next_run_at, state, definition) WHERE j.key = u.key",
+                (
+                    [r.key for r in updates],
+                    [r.phase for r in updates],
+                    [r.next_run_at for r in updates],
+                    [dumps(r.state) for r in updates],
+                    [
+                        None if written_defs.get(r.key) is r.definition else dumps(r.definition)
+                        for r in updates
+                    ],
+                ),
+            )
+        runs = [r for r in batch.runs if r.key in held]
+        if runs:
+            cur.executemany(
+                "INSERT INTO turnkeeper_runs (job_key, run_id, outcome, scheduled_for, "
+                "data, replica) VALUES (%s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (job_key, run_id) DO NOTHING",
+                [
+                    (
+                        r.key,
+                        r.record["run_id"],
+                        r.record["outcome"],
+                        r.record["scheduled_for"],
+                        dumps(r.record),
+                        self.replica_id,
+                    )
+                    for r in runs
+                ],
+            )
+            self._prune(cur, "turnkeeper_runs", {r.key for r in runs}, batch.history_size)
+        skips = [s for s in batch.skips if s.key in held]
+        if skips:
+            cur.executemany(
+                "INSERT INTO turnkeeper_skipped (job_key, first, last, count, reason, exact) "
+                "VALUES (%s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (job_key, first, reason) DO NOTHING",
+                [(s.key, s.first, s.last, s.count, s.reason, s.exact) for s in skips],
+            )
+            self._prune(cur, "turnkeeper_skipped", {s.key for s in skips}, SKIPS_KEPT)
+        if batch.applied:
+            cur.execute(
+                "UPDATE turnkeeper_commands SET applied_at = now() "
+                "WHERE id = ANY(%s) AND job_key = ANY(%s)",
+                (list(batch.applied), list(held)),
+            )
+        if updates or inserted or batch.applied:
+            cur.execute("SELECT pg_notify(%s, %s)", (CHANNEL, self.replica_id))
 
     @staticmethod
     def _prune(cur: psycopg.Cursor[Any], table: str, keys: set[str], keep: int) -> None:
