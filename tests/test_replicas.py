@@ -12,6 +12,7 @@ import itertools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -390,6 +391,40 @@ async def test_writes_are_fenced_by_the_lease_and_idempotent(pg_dsn: str) -> Non
         assert state["n"] == 0
     finally:
         await store.close()
+
+
+async def test_a_job_given_back_is_written_as_it_was_not_as_it_is_shown(tmp_path: Path) -> None:
+    # A replica gives a job back (its share shrank): the row written is the job's state at
+    # that moment, not the inert copy it then shows (which plans nothing), even when the job
+    # was also marked changed in the same batch.
+    from turnkeeper_trio._durable import Journal, job_row
+    from turnkeeper_trio._job import Job, JobExtras
+    from turnkeeper_trio._state import Status
+
+    start = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    journal = Journal(tk.SQLiteStore(tmp_path / "jobs.db"), 5, lambda: start)
+    job = Job(
+        id=tk.JobId(1, key="k"),
+        name="k",
+        schedule=tk.Interval(60, start=start),
+        fn=record,
+        args=("k",),
+        retry=None,
+        timeout=None,
+        lifetime=tk.Forever(),
+        misfire=tk.Coalesce(),
+        quarantine_after=None,
+        added_at=start,
+        extras=JobExtras(definition={"v": 1}),
+    )
+    due = start + timedelta(minutes=1)
+    job.status = Status(due=due, planned=True)
+    journal.changed(job)
+    row = job_row(job, journal.store.codecs, start.timestamp(), trio.current_time())
+    journal.snapshot(job, row)
+    job.status = Status()  # shown, not run, from now on
+    batch = journal._take()
+    assert [r.state["due"] for r in batch.jobs] == [due.timestamp()]
 
 
 async def test_a_start_is_refused_while_a_command_waits_for_its_job(pg_dsn: str) -> None:

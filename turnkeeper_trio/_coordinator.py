@@ -790,7 +790,7 @@ class Coordinator:
                     run.lease_scope.cancel()
             row = job_row(job, codecs, self.observer.now().timestamp(), trio.current_time())
             if release:
-                journal.snapshot(row)
+                journal.snapshot(job, row)
             else:
                 journal.forget(job)
             job.remote = row

@@ -428,8 +428,13 @@ class Journal:
         self.marked += 1
         self._wake.set()
 
-    def snapshot(self, row: JobRow) -> None:
-        """Write *row* as it is (a job this replica gives back: it changes no more here)."""
+    def snapshot(self, job: Job, row: JobRow) -> None:
+        """Write *row*, *job* as it is now: it is given back, and is only shown from now on.
+
+        Its row is not computed again when the batch is taken (it would show the job as
+        this replica now does, with nothing planned).
+        """
+        self._jobs.pop(job.key, None)
         self._rows[row.key] = row
         self.marked += 1
         self._wake.set()

@@ -624,7 +624,9 @@ class PostgresStore(JobStore):
                 if not rows:  # only new keys: read the clock on its own
                     cur.execute("SELECT extract(epoch FROM now())::float8")
                     (self.db_now,) = self._one(cur)
-            new_rows = [r for r in batch.jobs if r.key not in existing]
+            # The last row of a key is its state (one UPDATE cannot apply two rows to one).
+            latest = {r.key: r for r in batch.jobs}
+            new_rows = [r for r in latest.values() if r.key not in existing]
             inserted: dict[str, int] = {}
             if new_rows:
                 cur.execute("SELECT nextval('turnkeeper_changes')")
@@ -653,7 +655,7 @@ class PostgresStore(JobStore):
             applied = set(batch.applied)
             pending = self._commands(cur, sorted(held & batch.starts)) if batch.starts else ()
             refused = frozenset(c.key for c in pending if c.id not in applied)
-            updates = [r for r in batch.jobs if r.key in held and r.key not in inserted]
+            updates = [r for r in latest.values() if r.key in held and r.key not in inserted]
             updates = [r for r in updates if r.key not in refused]
             # What follows needs no answer: sent in one round trip (pipeline mode).
             with cur.connection.pipeline():
