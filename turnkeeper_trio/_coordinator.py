@@ -64,6 +64,7 @@ from ._submission import Signatures
 from ._table import JobTable
 
 if TYPE_CHECKING:
+    from ._durable import Recovered
     from ._postgres import Acquired, Changes, Command, Written
     from ._replica import Replica
 
@@ -335,14 +336,7 @@ class Coordinator:
         if rescheduled:
             state = {**state, "schedule": definition["schedule"]}
         row = attrs.evolve(broken, definition=definition, state=state)
-        fresh, status, taken = restore(
-            row,
-            job.id,
-            self.journal_codecs(),
-            Loaded(),
-            self.planner.history_size,
-            self.observer.now(),
-        )
+        fresh, status, taken = self._restore(row, job.id, Loaded())
         for field in attrs.fields(Job):
             if field.name != "status":
                 setattr(job, field.name, getattr(fresh, field.name))
@@ -354,6 +348,19 @@ class Coordinator:
             self._step(job, self.planner.redefined, ("schedule",))
         elif taken is None and self.journal is not None:
             self.journal.changed(job)
+
+    def _restore(
+        self, row: JobRow, job_id: JobId, history: Loaded
+    ) -> tuple[Job, Status, Recovered | None]:
+        """``restore`` *row* with this scheduler's codecs, history size and wall clock."""
+        return restore(
+            row,
+            job_id,
+            self.journal_codecs(),
+            history,
+            self.planner.history_size,
+            self.observer.now(),
+        )
 
     def journal_codecs(self) -> Codecs:
         """The codecs of the durable store."""
@@ -675,14 +682,7 @@ class Coordinator:
             return job  # the same definition: only its state changed (the common case)
         counted = job is not None and job.broken is not None and not job.status.phase.is_final
         try:
-            fresh, _, _ = restore(
-                row,
-                job_id,
-                self.journal_codecs(),
-                history,
-                self.planner.history_size,
-                self.observer.now(),
-            )
+            fresh, _, _ = self._restore(row, job_id, history)
         except (ImportError, StoredValueError) as exc:
             fresh = unloadable_job(row, job_id, exc)
             if not counted and not phase.is_final:
@@ -731,14 +731,7 @@ class Coordinator:
             job_id = self.keys.get(row.key) or new_id(row.key)
             self.keys[row.key] = job_id
             try:
-                fresh, status, taken = restore(
-                    row,
-                    job_id,
-                    self.journal_codecs(),
-                    history,
-                    self.planner.history_size,
-                    self.observer.now(),
-                )
+                fresh, status, taken = self._restore(row, job_id, history)
             except (ImportError, StoredValueError):
                 shown = self._show(row, new_id, history)
                 spec = self.repairs.pop(row.key, None)

@@ -255,8 +255,10 @@ class PostgresStore(JobStore):
         self._opened = False
         #: The injected wall clock, to measure the database clock's offset from it.
         self._wall_now: Callable[[], datetime] | None = None
-        #: Database clock minus the replica's wall clock, seconds (updated on each call).
+        #: Database clock minus the replica's wall clock, seconds (measured at each renewal).
         self.offset = 0.0
+        #: Whether the latest measurement was tight enough to use.
+        self.measured = False
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.describe()!r})"
@@ -329,14 +331,16 @@ class PostgresStore(JobStore):
     async def _measured(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``_call`` a short call, measuring the database clock's offset around it.
 
-        The wall clock is read here, in Trio, so that any injected clock works.
+        The wall clock is read here, in Trio, so that any injected clock works.  A call that
+        waited for the connection (or was slow) measures too loosely and is not used.
         """
         wall = self._wall_now
-        async with self._limiter:  # so that the thread starts at once: a tight measurement
-            before = None if wall is None else wall().timestamp()
-            result = await trio.to_thread.run_sync(fn, *args)
-            after = None if wall is None else wall().timestamp()
-        if before is not None and after is not None and after - before < 0.25:
+        before = None if wall is None else wall().timestamp()
+        result = await self._call(fn, *args)
+        after = None if wall is None else wall().timestamp()
+        self.measured = False
+        if before is not None and after is not None and after - before < 0.05:
+            self.measured = True
             self.offset = self.db_now - (before + after) / 2
         return result
 
@@ -358,7 +362,10 @@ class PostgresStore(JobStore):
             ) from exc
         loaded: Loaded = await self._call(self._open_sync, history_size)
         self._opened = True
-        await self._measured(self._clock_sync)
+        for _ in range(10):  # before the scheduler plans anything on the corrected clock
+            await self._measured(self._clock_sync)
+            if self.measured:
+                break
         return loaded
 
     def _clock_sync(self) -> None:
