@@ -49,14 +49,17 @@ from ._metrics import Aggregate as Aggregate
 from ._metrics import MetricsSnapshot as MetricsSnapshot
 from ._misfire import CatchUp as CatchUp
 from ._misfire import Coalesce as Coalesce
+from ._models import BatchResult as BatchResult
 from ._models import ErrorInfo as ErrorInfo
 from ._models import JobContext as JobContext
 from ._models import JobDetails as JobDetails
 from ._models import JobId as JobId
+from ._models import JobRequest as JobRequest
 from ._models import JobState as JobState
 from ._models import JobSummary as JobSummary
 from ._models import Outcome as Outcome
 from ._models import OutcomeCounts as OutcomeCounts
+from ._models import Refusal as Refusal
 from ._models import RunRecord as RunRecord
 from ._models import SkippedRange as SkippedRange
 from ._models import current_job as current_job
@@ -82,6 +85,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Aggregate",
+    "BatchResult",
     "CatchUp",
     "ClockJumped",
     "Coalesce",
@@ -109,6 +113,7 @@ __all__ = [
     "JobNotFound",
     "JobNotLoaded",
     "JobPaused",
+    "JobRequest",
     "JobResumed",
     "JobState",
     "JobSummary",
@@ -122,6 +127,7 @@ __all__ = [
     "Outcome",
     "OutcomeCounts",
     "PostgresStore",
+    "Refusal",
     "RetryScheduled",
     "RunFinished",
     "RunRecord",

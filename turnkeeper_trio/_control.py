@@ -7,7 +7,7 @@ that applies its change before yielding; queries never block.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar, overload
 
@@ -16,15 +16,15 @@ import trio
 from ._coordinator import Coordinator, Remote
 from ._durable import check_key
 from ._events import Event, Subscription
-from ._exceptions import SchedulerClosed
+from ._exceptions import JobNotLoaded, SchedulerClosed
 from ._lifetime import Lifetime
 from ._metrics import MetricsSnapshot
 from ._misfire import MisfirePolicy
-from ._models import JobDetails, JobId, JobState, JobSummary
+from ._models import BatchResult, JobDetails, JobId, JobState, JobSummary, Refusal
 from ._retry import RetryPolicy
 from ._runtime import Runtime
 from ._schedule import Schedule
-from ._submission import UNSET, Signatures, Unset, check_lifetime, validate_changes
+from ._submission import UNSET, Signatures, Unset, check_lifetime, listed, validate_changes
 
 __all__ = ["Control"]
 
@@ -81,6 +81,59 @@ class Control(Runtime):
             await self._post(remote, "cancel", {"interrupt": bool(interrupt)})
             return
         await self._applied()
+
+    async def cancel_jobs(
+        self, job_ids: Iterable[JobId], *, interrupt: bool = False
+    ) -> BatchResult:
+        """Cancel many job lineages in one call: one Trio checkpoint for the whole batch.
+
+        Each id is cancelled as ``cancel_job`` would cancel it (idempotent: a finished job
+        is left as it is), or refused on its own with the error ``cancel_job`` would have
+        raised (``JobNotFound``, ``TypeError``, ...); the others are cancelled.
+
+        Args:
+            job_ids: the ids ``add_job`` returned (any iterable, read once).
+            interrupt: also cancel the attempts in progress.
+
+        Returns:
+            A ``BatchResult``: each id in order (``None`` where refused) and the refusals.
+
+        Raises:
+            TypeError: *job_ids* is not an iterable.
+            SchedulerClosed: the scheduler is shutting down (nothing was cancelled).
+
+        Example:
+            ```python
+            result = await s.cancel_jobs(ids_of_the_tenant)
+            print(len(result.accepted), "cancelled;", len(result.refused), "not found")
+            ```
+        """
+        items = listed(job_ids, "job_ids", "JobId")
+        coordinator = await self._command()
+        interrupt = bool(interrupt)
+        ids: list[JobId | None] = []
+        refused: list[Refusal] = []
+        remote: list[tuple[int, Remote]] = []
+        for index, job_id in enumerate(items):
+            try:
+                coordinator.cancel(job_id, interrupt=interrupt)  # type: ignore[arg-type]
+            except Remote as elsewhere:  # held by another replica: posted below
+                remote.append((index, elsewhere))
+                ids.append(elsewhere.job.id)
+            except (TypeError, ValueError, LookupError, JobNotLoaded) as exc:
+                ids.append(None)
+                refused.append(Refusal(index, exc))
+            else:
+                ids.append(job_id)  # type: ignore[arg-type]  # cancel checked it
+        for index, posted in remote:
+            try:
+                await self._post(posted, "cancel", {"interrupt": interrupt})
+            except (LookupError, JobNotLoaded) as exc:
+                ids[index] = None
+                refused.append(Refusal(index, exc))
+        await self._applied()
+        refused.sort(key=lambda refusal: refusal.index)
+        return BatchResult(tuple(ids), tuple(refused))
 
     async def interrupt_job(self, job_id: JobId) -> bool:
         """Cancel the attempt in progress, if any; the lineage goes on to its next run.

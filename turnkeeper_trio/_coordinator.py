@@ -104,6 +104,10 @@ class Coordinator:
     _soon_live: dict[int, tuple[float, int]] = attrs.field(factory=dict)
     #: The job whose queue entry ``_pop_regular`` has just taken out.
     _popped: Job | None = None
+    #: The clocks as ``next_dispatch`` last read them: (Trio time, wall instant, timestamp).
+    _seen: tuple[float, datetime, float] | None = None
+    #: The wall timestamp of the queue's front when the dispatcher last went to sleep.
+    _slept_for: float = math.inf
     #: Workers' reports, applied in the order they were sent.
     reports: ReportQueue = attrs.field(factory=ReportQueue)
     #: Writes every change behind the transitions, with a durable store only.
@@ -147,7 +151,10 @@ class Coordinator:
         elif due is not queued:
             timestamp = due.timestamp()
             self.queue.push(job.key, timestamp)
-            self.dispatcher.wake_in(timestamp - self.observer.now().timestamp())
+            # Busy, the dispatcher looks at the queue before it sleeps; asleep, it sleeps no
+            # later than the front it saw, so only an earlier occurrence must wake it.
+            if timestamp < self._slept_for and self.dispatcher.sleeping:
+                self.dispatcher.wake_in(timestamp - self.observer.now().timestamp())
         soon = (new.retry.at if new.retry is not None else new.trigger) if free else None
         entries = self._soon_live
         entry = entries.get(job.key)
@@ -216,12 +223,13 @@ class Coordinator:
         self.observer.metrics.staging_rejected += 1
 
     @enable_ki_protection
-    def stage(self, spec: JobSpec) -> JobId:
+    def stage(self, spec: JobSpec, *, now: bool = False) -> JobId:
         """Accept a submission into the staging buffer (the caller made sure it fits).
 
         A key the scheduler knows attaches instead (``attach``): the job keeps its id, and
-        its new definition applies at once, or replaces the one still staged.  Returns the
-        job's id.
+        its new definition applies at once, or replaces the one still staged.  With *now*
+        (``add_jobs``, which took in what was staged first) the job is taken in at once
+        instead of waiting in the buffer.  Returns the job's id.
         """
         key = spec.id._key
         if key is not None:
@@ -233,9 +241,22 @@ class Coordinator:
                     self.ingest(attrs.evolve(spec, id=known, attach=True))
                 return known
             self.keys[key] = spec.id
-        self.staging.put(spec)
+        if now:
+            self.ingest(spec)
+        else:
+            self.staging.put(spec)
         self.observer.metrics.jobs_submitted += 1
         return spec.id
+
+    @enable_ki_protection
+    def take_in(self, specs: list[JobSpec | None]) -> tuple[JobId | None, ...]:
+        """``add_jobs``: take in a batch at once, after what the staging buffer holds.
+
+        ``None`` entries (items refused by their checks) give ``None``.  Atomic, as every
+        entry point here: the batch is in the table, planned, when this returns.
+        """
+        self.ingest_staged_now()  # earlier submissions first, in the order they came
+        return tuple(None if spec is None else self.stage(spec, now=True) for spec in specs)
 
     async def intake_loop(self) -> None:
         """Take in staged submissions as they arrive, a whole batch per wake-up."""
@@ -399,6 +420,9 @@ class Coordinator:
         """Return the job with *job_id*, current with every report and submission."""
         job_id = self.table.check_id(job_id)
         self.drain_reports()
+        job = self.table.by_key(job_id.value)
+        if job is not None and not job.status.phase.is_final:
+            return job  # live: aging finished jobs out cannot change the answer
         job = self.table.get(job_id)
         if job is None and (spec := self.staging.take(job_id.value)) is not None:
             # A command for a job still in the staging buffer: take it in now, so that
@@ -415,16 +439,24 @@ class Coordinator:
         Raises ``Remote`` for a live job another replica holds (the command goes to it).
         """
         job = self.job(job_id)
-        if job.remote is not None and not job.status.phase.is_final:
+        self._check_local(job, action)
+        if job.status.phase.is_final:
+            raise JobFinished(f"cannot {action} {job.id}: the job is {job.state.value}")
+        return job
+
+    @staticmethod
+    def _check_local(job: Job, action: str) -> None:
+        """Refuse a live job another replica holds (``Remote``) or this one cannot run."""
+        extras = job.extras
+        if extras is None:
+            return  # the common in-memory job
+        if extras.remote is not None and not job.status.phase.is_final:
             raise Remote(job)
-        if job.broken is not None:
+        if extras.broken is not None:
             raise JobNotLoaded(
                 f"cannot {action} {job.id} (key {job.id.key!r}): it cannot run in this process "
                 f"({job.error.message if job.error else 'not loaded'})"
             )
-        if job.status.phase.is_final:
-            raise JobFinished(f"cannot {action} {job.id}: the job is {job.state.value}")
-        return job
 
     # ------------------------------------------------------------------ reports
 
@@ -466,25 +498,31 @@ class Coordinator:
     # ------------------------------------------------------------------ dispatch
 
     @enable_ki_protection
-    def next_dispatch(self) -> tuple[Run | None, float]:
+    def next_dispatch(self, fresh: bool = True) -> tuple[Run | None, float]:
         """Return a run to hand to a worker now, or the Trio deadline to sleep until.
 
         Reports already sent are applied first, so that a job whose attempt just ended is
-        free, and its next occurrence queued, before anything is chosen.
+        free, and its next occurrence queued, before anything is chosen.  The clocks are
+        read once per batch (*fresh*): the dispatcher hands a batch over without yielding.
         """
         self.drain_reports()
-        now = trio.current_time()
+        seen = self._seen
+        if fresh or seen is None:
+            wall_now = self.observer.observe_clock()
+            seen = self._seen = (trio.current_time(), wall_now, wall_now.timestamp())
+        now, wall_now, wall = seen
         run = self._pop_soon(now)
         if run is not None:
             return run, now
-        wall_now = self.observer.observe_clock()
-        run = self._pop_regular(wall_now)
+        run = self._pop_regular(wall_now, wall)
         if run is not None:
             return run, now
         deadline = self._soon[0][0] if self._soon else math.inf
         front = self.queue.peek()
+        self._slept_for = math.inf
         if front is not None:
-            wait = min(front[0] - wall_now.timestamp(), self.dispatcher.max_sleep)
+            self._slept_for = front[0]
+            wait = min(front[0] - wall, self.dispatcher.max_sleep)
             deadline = min(deadline, now + wait)
         return None, deadline
 
@@ -507,8 +545,7 @@ class Coordinator:
                 return run
         return None
 
-    def _pop_regular(self, wall_now: datetime) -> Run | None:
-        wall = wall_now.timestamp()
+    def _pop_regular(self, wall_now: datetime, wall: float) -> Run | None:
         queue = self.queue
         while (front := queue.peek()) is not None and front[0] <= wall:
             queue.pop()
@@ -530,13 +567,11 @@ class Coordinator:
         """Cancel the lineage; with *interrupt*, also the attempt in progress."""
         job = self.job(job_id)
         phase = job.status.phase
-        if job.remote is not None and not phase.is_final:
-            raise Remote(job)
         if phase.is_final:
             if interrupt and phase is Phase.CANCELLED:
                 self._interrupt(job)  # a plain cancel first, the interrupt now
             return
-        job = self.live_job(job_id, "cancel")
+        self._check_local(job, "cancel")
         self._step(job, self.planner.cancelled)
         if interrupt:
             self._interrupt(job)
@@ -555,6 +590,7 @@ class Coordinator:
         if run is None or not job.status.started:
             return False
         run.interrupted = True
+        assert run.scope is not None  # made before the start was reported
         run.scope.cancel()
         return True
 

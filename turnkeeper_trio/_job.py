@@ -15,6 +15,7 @@ from ._lifetime import Lifetime
 from ._misfire import MisfirePolicy
 from ._models import (
     ErrorInfo,
+    JobContext,
     JobDetails,
     JobId,
     JobState,
@@ -35,9 +36,13 @@ AsyncFn = Callable[..., Awaitable[object]]
 T = TypeVar("T")
 
 
-@attrs.frozen
+@attrs.define(eq=False)
 class JobSpec:
-    """A validated job submission, as it travels through the staging buffer."""
+    """A validated job submission, as it travels through the staging buffer.
+
+    Never changed once made (``attrs.evolve`` makes a changed copy); not frozen, since a
+    frozen class costs more to build and one is built for every ``add_job``.
+    """
 
     id: JobId
     name: str
@@ -93,6 +98,10 @@ class JobSpec:
 class RunKind(enum.Enum):
     """Why a run was dispatched."""
 
+    # Members are singletons compared by identity: hash them by identity too, as cheap as
+    # it gets (``Enum`` hashes the member's name in Python, and these key hot dicts).
+    __hash__ = object.__hash__
+
     REGULAR = "regular"  # the schedule's occurrence
     RETRY = "retry"  # a further attempt of the current occurrence
     TRIGGER = "trigger"  # an out-of-band occurrence asked for by trigger_job
@@ -115,7 +124,15 @@ class Run:
     scheduled_for: datetime
     #: The occurrence was late past its misfire grace if it starts after this wall timestamp.
     start_by: float
-    scope: trio.CancelScope = attrs.field(factory=trio.CancelScope)
+    #: The attempt's cancel scope, made by the worker when it starts the attempt (so a run
+    #: that waits, or never starts, costs none); ``interrupt`` and the timeout use it.
+    scope: trio.CancelScope | None = None
+    #: The job's name when the attempt started (what ``current_job`` shows).
+    name: str = ""
+    #: The occurrence after this one, when planning already asked the schedule (a late
+    #: occurrence's misfire check): ``(schedule asked, its answer)``, reused when the
+    #: attempt is over if the job still has that schedule.
+    following: tuple[Schedule, datetime | None] | None = None
     #: Set by the coordinator when the run must not start (job cancelled or paused first).
     abandoned: bool = False
     #: Set when ``interrupt`` cancelled the scope, to tell an interrupt from a timeout.
@@ -128,6 +145,17 @@ class Run:
     refused: bool = False
     #: The job's lease was lost while this attempt ran: its outcome is not recorded.
     fenced: bool = False
+
+    def context(self) -> JobContext:
+        """What ``current_job`` shows the attempt (built only when it asks)."""
+        return JobContext(
+            job_id=self.job.id,
+            name=self.name,
+            attempt=self.attempt,
+            scheduled_for=self.scheduled_for,
+            run_id=self.run_id,
+            triggered=self.triggered,
+        )
 
 
 class _Extra(Generic[T]):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVarTuple
 
 import attrs
 
@@ -14,18 +16,24 @@ from ._retry import RetryPolicy
 from ._schedule import Schedule
 
 __all__ = [
+    "BatchResult",
     "ErrorInfo",
     "JobContext",
     "JobDetails",
     "JobId",
+    "JobRequest",
     "JobState",
     "JobSummary",
     "Outcome",
     "OutcomeCounts",
+    "Refusal",
     "RunRecord",
     "SkippedRange",
     "current_job",
 ]
+
+
+Ts = TypeVarTuple("Ts")
 
 
 @attrs.frozen(order=True)
@@ -81,6 +89,10 @@ class JobState(enum.Enum):
         ```
     """
 
+    # Members are singletons compared by identity: hash them by identity too, as cheap as
+    # it gets (``Enum`` hashes the member's name in Python, and these key hot dicts).
+    __hash__ = object.__hash__
+
     STAGED = "staged"
     SCHEDULED = "scheduled"
     RUNNING = "running"
@@ -109,6 +121,10 @@ class Outcome(enum.Enum):
             ...
         ```
     """
+
+    # Members are singletons compared by identity: hash them by identity too, as cheap as
+    # it gets (``Enum`` hashes the member's name in Python, and these key hot dicts).
+    __hash__ = object.__hash__
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -310,7 +326,15 @@ class JobContext:
         return f"{self.job_id.key}@{self.scheduled_for.astimezone(UTC).isoformat()}"
 
 
-_current_job: ContextVar[JobContext] = ContextVar("turnkeeper_trio.current_job")
+class _RunningJob(Protocol):
+    """What a worker puts in ``_current_job``: the run, whose context is built when asked."""
+
+    def context(self) -> JobContext: ...
+
+
+#: The attempt the calling task is running: a worker sets it to the run itself, so a job
+#: that never calls ``current_job`` costs no ``JobContext``.
+_current_job: ContextVar[_RunningJob] = ContextVar("turnkeeper_trio.current_job")
 
 
 def current_job() -> JobContext:
@@ -327,6 +351,125 @@ def current_job() -> JobContext:
         RuntimeError: called outside a job run.
     """
     try:
-        return _current_job.get()
+        running = _current_job.get()
     except LookupError:
         raise RuntimeError("current_job() was called outside a turnkeeper_trio job run") from None
+    return running.context()
+
+
+class JobRequest:
+    """One job for ``Scheduler.add_jobs``: the arguments ``add_job`` takes, not yet checked.
+
+    Building one checks nothing; ``add_jobs`` checks each request as ``add_job`` would and
+    refuses a bad one on its own, with the error ``add_job`` would have raised.
+
+    Example:
+        ```python
+        result = await s.add_jobs(
+            tk.JobRequest(tk.Once(when), send_invoice, order_id, key=f"invoice-{order_id}")
+            for order_id, when in due_invoices
+        )
+        ```
+    """
+
+    __slots__ = (
+        "args",
+        "async_fn",
+        "key",
+        "lifetime",
+        "misfire",
+        "name",
+        "on_crash",
+        "quarantine_after",
+        "retry",
+        "schedule",
+        "timeout",
+    )
+
+    def __init__(
+        self,
+        schedule: Schedule,
+        async_fn: Callable[[*Ts], Awaitable[object]],
+        *args: *Ts,
+        name: str | None = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | timedelta | None = None,
+        lifetime: Lifetime | None = None,
+        misfire: MisfirePolicy | None = None,
+        quarantine_after: int | None = None,
+        key: str | None = None,
+        on_crash: str = "rerun",
+    ) -> None:
+        self.schedule = schedule
+        self.async_fn: Callable[..., Awaitable[object]] = async_fn
+        self.args: tuple[Any, ...] = args
+        self.name = name
+        self.retry = retry
+        self.timeout = timeout
+        self.lifetime = lifetime
+        self.misfire = misfire
+        self.quarantine_after = quarantine_after
+        self.key = key
+        self.on_crash = on_crash
+
+    def __repr__(self) -> str:
+        name = self.name if self.name is not None else getattr(self.async_fn, "__qualname__", "?")
+        return f"JobRequest({self.schedule!r}, {name}, key={self.key!r})"
+
+
+@attrs.frozen
+class Refusal:
+    """One item of a batch call that was refused: its position and the error it got.
+
+    ``error`` is what the single call (``add_job``, ``cancel_job``) would have raised for
+    that item: a ``TypeError``, ``InvalidArgument``, ``JobNotFound``, ...
+
+    Example:
+        ```python
+        for refusal in (await s.cancel_jobs(ids)).refused:
+            print(ids[refusal.index], "not cancelled:", refusal.error)
+        ```
+    """
+
+    index: int
+    error: Exception
+
+
+@attrs.frozen
+class BatchResult:
+    """What ``add_jobs`` or ``cancel_jobs`` did, item by item.
+
+    Attributes:
+        ids: one entry per item, in order: the item's ``JobId`` (the job added, or the job
+            cancelled), or ``None`` where the item was refused.
+        refused: the refused items, in order, each with its error.
+
+    Example:
+        ```python
+        result = await s.add_jobs(requests)
+        for refusal in result.refused:
+            log.warning("job %d not added: %s", refusal.index, refusal.error)
+        result.raise_for_refused()   # or: an ExceptionGroup of the errors, if any
+        ```
+    """
+
+    ids: tuple[JobId | None, ...]
+    refused: tuple[Refusal, ...] = ()
+
+    @property
+    def accepted(self) -> tuple[JobId, ...]:
+        """The ids of the items that were not refused, in order."""
+        return tuple(job_id for job_id in self.ids if job_id is not None)
+
+    def raise_for_refused(self) -> None:
+        """Raise an ``ExceptionGroup`` of the refused items' errors, if any were refused.
+
+        The items that were not refused stay done: a batch is atomic per item, not as a
+        whole.
+        """
+        if self.refused:
+            indexes = ", ".join(str(refusal.index) for refusal in self.refused)
+            raise ExceptionGroup(
+                f"{len(self.refused)} of {len(self.ids)} items refused (at {indexes})",
+                [refusal.error for refusal in self.refused],
+            )

@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-@attrs.frozen
+@attrs.define(eq=False)
 class Started:
     """A worker's report that it is starting *run* (sent before the job's code runs)."""
 
@@ -34,9 +34,12 @@ class Started:
     started_at: datetime
 
 
-@attrs.frozen
+@attrs.define(eq=False)
 class Finished:
     """A worker's report on a run: its outcome, or ``None`` if it never started.
+
+    (Reports are made twice per run and never changed: plain slotted classes, which cost
+    less to build than frozen ones.)
 
     ``late`` marks a run that was not started because it was past its misfire grace.
     """

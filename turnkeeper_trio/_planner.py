@@ -33,10 +33,11 @@ import trio
 from ._boundary import checked_allows, checked_delay, checked_fire, checked_grace, checked_schedule
 from ._job import Job, Run, RunKind
 from ._lifetime import Forever
-from ._misfire import checked_decision, last_skipped
+from ._misfire import CatchUp, Coalesce, checked_decision, last_skipped
 from ._models import Outcome, RunRecord, SkippedRange
 from ._observer import Observer
 from ._outcome import Finished, error_info
+from ._schedule import Schedule
 from ._state import Phase, Retry, Status
 from ._store import SKIPS_KEPT
 
@@ -44,6 +45,11 @@ if TYPE_CHECKING:
     from ._durable import Journal, Recovered
 
 __all__ = ["Planner", "StrategyFailed"]
+
+
+#: Misfire policies whose decision for an occurrence late by moments the planner makes
+#: itself (exactly these types: a subclass may decide otherwise).
+_BUILT_IN_POLICIES = frozenset({Coalesce, CatchUp})
 
 
 def _from_ts(timestamp: float) -> datetime:
@@ -205,10 +211,23 @@ class Planner:
         s = job.status
         due = s.due
         assert due is not None  # the queue holds a job only while it has an occurrence
+        misfire = job.misfire
+        built_in = type(misfire) in _BUILT_IN_POLICIES
         run_for: datetime | None = due
+        following: tuple[Schedule, datetime | None] | None = None
+        if late and built_in:
+            # Decided here when late by moments (nothing else was missed), as both built-in
+            # policies decide it: run it unless it is past their grace.  The answer is kept
+            # for when the attempt is over, so the occurrence asks its schedule once.
+            after = self._next_fire(job, s, due)
+            if after is None or after.timestamp() > wall_now.timestamp():
+                if misfire._too_late(due, wall_now):
+                    self.misfired(job, 1, due)
+                    return self._plan_regular(job, s._replace(due=None), after)
+                late, following = False, (job.schedule, after)
         if late:
             try:
-                decision = checked_decision(job.misfire.decide(job.schedule, due, wall_now), due)
+                decision = checked_decision(misfire.decide(job.schedule, due, wall_now), due)
             except Exception as exc:
                 raise StrategyFailed(s, "misfire policy or schedule", exc) from exc
             if decision.skipped:
@@ -222,15 +241,19 @@ class Planner:
             run_for = decision.run_for
             if run_for is None:
                 return self._plan_regular(job, s._replace(due=None), decision.next_due)
-        try:
-            grace = checked_grace(job.misfire)
-        except Exception as exc:
-            raise StrategyFailed(s, "misfire policy", exc) from exc
+        if built_in:
+            grace = misfire.grace  # checked when the policy was made
+        else:
+            try:
+                grace = checked_grace(misfire)
+            except Exception as exc:
+                raise StrategyFailed(s, "misfire policy", exc) from exc
         assert run_for is not None  # narrowed above; mypy loses it across the try
         if type(job.lifetime) is not Forever and not self._allowed(job, s, run_for):
             return self._complete(job, s._replace(due=None))  # e.g. Until, past a clock jump
         start_by = run_for.timestamp() + grace if grace is not None else math.inf
         run = self._make_run(job, RunKind.REGULAR, run_for, start_by=start_by)
+        run.following = following
         # Built directly rather than by ``_replace``: this is the hot path.
         return Status(s.phase, None, s.retry, s.trigger, run, False, s.fired, s.planned)
 
@@ -323,6 +346,9 @@ class Planner:
             # Triggers leave the schedule alone, and an update or resume during the run has
             # planned the next occurrence already; the lifetime may have ended meanwhile.
             return self._recheck(job, s)
+        known = run.following
+        if known is not None and known[0] is job.schedule:
+            return self._plan_regular(job, s, known[1])  # asked when it was dispatched
         return self._plan_regular(job, s, self._next_fire(job, s, run.scheduled_for))
 
     def _retry(self, job: Job, s: Status, run: Run) -> Retry | None:

@@ -6,7 +6,7 @@ import itertools
 import logging
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar, TypeVarTuple
@@ -24,7 +24,7 @@ from ._job import JobSpec
 from ._lifetime import Lifetime
 from ._metrics import Metrics
 from ._misfire import Coalesce, MisfirePolicy
-from ._models import JobId
+from ._models import BatchResult, JobId, JobRequest, Refusal
 from ._observer import Observer
 from ._planner import Planner
 from ._postgres import PostgresStore
@@ -42,6 +42,7 @@ from ._submission import (
     check_quarantine,
     check_submission,
     default_name,
+    listed,
 )
 from ._table import JobTable
 from ._validation import check_int, check_optional_seconds, check_seconds
@@ -149,6 +150,8 @@ class Scheduler(Control):
         self._default_misfire = misfire
         self._job_ids = itertools.count(1)
         self._signatures = Signatures()
+        #: Argument types ``add_job`` has checked already (``check_submission``).
+        self._checked_types: set[tuple[str, type]] = set()
         observer = Observer(
             wall_clock=wall_clock,
             metrics=Metrics(workers_max=self._max_workers),
@@ -222,17 +225,21 @@ class Scheduler(Control):
             retry,
             lifetime,
             self._default_misfire if misfire is None else misfire,
+            self._checked_types,
         )
         if self.closing:
             raise SchedulerClosed("the scheduler is shutting down; it accepts no new jobs")
         self._signatures.check(async_fn, args)
         now = self._wall_clock.now()
         check_lifetime(lifetime, now)
-        key = check_key(key)
-        on_crash = check_on_crash(on_crash)
+        if key is not None:
+            key = check_key(key)
+        if on_crash != "rerun":
+            on_crash = check_on_crash(on_crash)
         name = default_name(async_fn) if name is None else check_name(name)
-        seconds = check_optional_seconds("timeout", timeout)
-        quarantine_after = check_quarantine(quarantine_after)
+        seconds = None if timeout is None else check_optional_seconds("timeout", timeout)
+        if quarantine_after is not None:
+            quarantine_after = check_quarantine(quarantine_after)
         definition = None
         if self._store.durable:
             definition = definition_of(
@@ -346,17 +353,96 @@ class Scheduler(Control):
         if self.closing:
             raise SchedulerClosed("the scheduler is shutting down; it accepts no new jobs")
         job_id = coordinator.stage(spec)
-        # Accepted: from here on the call must not raise Cancelled, or the caller would
-        # think the job was refused.
+        await self._accepted((job_id,))
+        return job_id
+
+    async def _accepted(self, ids: tuple[JobId | None, ...]) -> None:
+        """The jobs *ids* were accepted: yield once, or (durable) return once written.
+
+        From here on the call must not raise ``Cancelled``, or the caller would think the
+        jobs were refused.
+        """
+        coordinator = self._coordinator
         journal = coordinator.journal
         if journal is None:
             await trio.lowlevel.cancel_shielded_checkpoint()
-        else:
-            coordinator.ingest_staged_now()
-            await journal.wait_saved()  # durable before it returns
-            if coordinator.replica is not None and job_id.key is not None:
-                await coordinator.replica.settled(job_id.key)
-        return job_id
+            return
+        coordinator.ingest_staged_now()
+        await journal.wait_saved()  # durable before it returns
+        replica = coordinator.replica
+        if replica is not None:
+            for job_id in ids:
+                if job_id is not None:
+                    await replica.settled(job_id.key)
+
+    async def add_jobs(self, jobs: Iterable[JobRequest]) -> BatchResult:
+        """Submit many jobs in one call: one Trio checkpoint for the whole batch.
+
+        Each request is checked as ``add_job`` checks its arguments, and accepted or
+        refused on its own (a refused one is reported with the error ``add_job`` would have
+        raised; the others are added).  The batch waits for room in the staging buffer as
+        ``add_job`` does, then is taken in at once, after the submissions already staged,
+        so the jobs are planned when the call returns.  With a durable store it returns
+        once they are all written.
+
+        Args:
+            jobs: ``JobRequest``s (any iterable; it is read once, before anything is added).
+
+        Returns:
+            A ``BatchResult``: the id of each request in order (``None`` where refused) and
+            the refusals.
+
+        Raises:
+            TypeError: *jobs* is not an iterable.
+            SchedulerClosed: the scheduler is shutting down (nothing was added).
+            SchedulerNotRunning: the scheduler has not been started (nothing was added).
+            StoreError: a durable store could not write the jobs (the scheduler stops).
+
+        Example:
+            ```python
+            result = await s.add_jobs(tk.JobRequest(tk.Once(at), remind, user) for user, at in due)
+            result.raise_for_refused()
+            ```
+        """
+        items = listed(jobs, "jobs", "JobRequest")
+        specs: list[JobSpec | None] = []
+        refused: list[Refusal] = []
+        for index, item in enumerate(items):
+            try:
+                if not isinstance(item, JobRequest):
+                    raise TypeError(f"jobs[{index}] must be a JobRequest, got {item!r}")
+                specs.append(
+                    self._spec(
+                        item.schedule,
+                        item.async_fn,
+                        item.args,
+                        item.name,
+                        item.retry,
+                        item.timeout,
+                        item.lifetime,
+                        item.misfire,
+                        item.quarantine_after,
+                        item.key,
+                        item.on_crash,
+                    )
+                )
+            except (TypeError, ValueError) as exc:  # what add_job raises for bad arguments
+                specs.append(None)
+                refused.append(Refusal(index, exc))
+        if not self._started:
+            raise SchedulerNotRunning(
+                "add_jobs: the scheduler has not been started, so nothing would take the jobs "
+                "in; use 'async with open_scheduler(...)' or 'await nursery.start(scheduler.run)' "
+                "first"
+            )
+        coordinator = self._coordinator
+        await trio.lowlevel.checkpoint_if_cancelled()
+        await coordinator.staging.wait_for_room()
+        if self.closing:
+            raise SchedulerClosed("the scheduler is shutting down; it accepts no new jobs")
+        ids = coordinator.take_in(specs)
+        await self._accepted(ids)
+        return BatchResult(ids, tuple(refused))
 
     def try_add_job(
         self,

@@ -72,7 +72,15 @@ class Interval(Schedule):
         """Bind an interval without ``start`` to *now*; one with ``start`` is returned as is."""
         if self.start is not None:
             return self
-        return attrs.evolve(self, start=check_aware("now", now))
+        start = check_aware("now", now)
+        if type(self) is not Interval:
+            return attrs.evolve(self, start=start)  # a subclass keeps its type and fields
+        # A copy with the anchor set, rather than ``evolve``, which would build and check
+        # ``every`` again: this runs for every ``add_job`` of an unanchored interval.
+        anchored = object.__new__(Interval)
+        object.__setattr__(anchored, "every", self.every)
+        object.__setattr__(anchored, "start", start)
+        return anchored
 
     def next_after(self, after: datetime) -> datetime | None:
         """Return the first ``start + k * every`` strictly after *after*.

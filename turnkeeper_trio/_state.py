@@ -30,6 +30,10 @@ __all__ = ["Phase", "Retry", "Status"]
 class Phase(enum.Enum):
     """Whether a job may run: active, paused, or one of the final phases."""
 
+    # Members are singletons compared by identity: hash them by identity too, as cheap as
+    # it gets (``Enum`` hashes the member's name in Python, and these key hot dicts).
+    __hash__ = object.__hash__
+
     ACTIVE = "active"
     PAUSED = "paused"
     COMPLETED = "completed"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import inspect
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, Final
 
@@ -30,6 +30,7 @@ __all__ = [
     "check_quarantine",
     "check_submission",
     "default_name",
+    "listed",
     "validate_changes",
 ]
 
@@ -47,6 +48,13 @@ def check_instance(name: str, value: object, kind: type, example: str) -> None:
     """Raise ``TypeError`` unless *value* is a *kind*; the message shows an *example*."""
     if not isinstance(value, kind):
         raise TypeError(f"{name} must be a {kind.__name__} such as {example}, got {value!r}")
+
+
+def listed(values: object, argument: str, kind: str) -> list[object]:
+    """A batch argument read into a list; ``TypeError`` naming it if it is not iterable."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise TypeError(f"{argument} must be an iterable of {kind}, got {values!r}")
+    return list(values)
 
 
 def check_name(value: object) -> str:
@@ -124,7 +132,11 @@ def _accepts(fn: Callable[..., Any]) -> tuple[int, float, inspect.Signature] | N
 
 def check_lifetime(lifetime: object, now: datetime) -> None:
     """Refuse an ``Until`` that has already passed: the job could never run."""
-    if isinstance(lifetime, Until) and lifetime.when.timestamp() < now.timestamp():
+    if (
+        type(lifetime) is not Forever
+        and isinstance(lifetime, Until)
+        and lifetime.when.timestamp() < now.timestamp()
+    ):
         raise InvalidArgument(
             f"lifetime: {lifetime!r} is already past (now is {now.isoformat()}); "
             "the job would end before its first run"
@@ -139,28 +151,52 @@ def default_name(fn: Callable[..., Any]) -> str:
     return str(getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(fn)))
 
 
+#: The lifetime of a job added without one (immutable, so one instance serves every job).
+FOREVER: Final = Forever()
+
+
 def check_submission(
     schedule: object,
     async_fn: object,
     retry: object,
     lifetime: object,
     misfire: object,
+    seen: set[tuple[str, type]] | None = None,
 ) -> tuple[Lifetime, MisfirePolicy]:
     """Check the strategy arguments of ``add_job``; return the lifetime and misfire policy.
 
-    *misfire* is the job's own or, when it gave none, the scheduler's default.
+    *misfire* is the job's own or, when it gave none, the scheduler's default.  *seen*
+    caches the ``(argument, type)`` pairs already checked (an instance check on an ABC is
+    decided by the type, and jobs are added by the thousand with the same few types).
     """
-    check_instance("schedule", schedule, Schedule, "Cron('0 9 * * MON-FRI')")
+    if lifetime is None:
+        lifetime = FOREVER
+    if seen is None:
+        seen = set()
+    _check_kind(seen, "schedule", schedule, Schedule, "Cron('0 9 * * MON-FRI')")
     check_async_fn("async_fn", async_fn)
     if retry is not None:
-        check_instance("retry", retry, RetryPolicy, "ExponentialBackoff(max_retries=3)")
-    if lifetime is None:
-        lifetime = Forever()
-    check_instance("lifetime", lifetime, Lifetime, "MaxRuns(10)")
-    check_instance("misfire", misfire, MisfirePolicy, "Coalesce()")
+        _check_kind(seen, "retry", retry, RetryPolicy, "ExponentialBackoff(max_retries=3)")
+    _check_kind(seen, "lifetime", lifetime, Lifetime, "MaxRuns(10)")
+    _check_kind(seen, "misfire", misfire, MisfirePolicy, "Coalesce()")
     assert isinstance(lifetime, Lifetime)
     assert isinstance(misfire, MisfirePolicy)
     return lifetime, misfire
+
+
+def _check_kind(
+    seen: set[tuple[str, type]], name: str, value: object, kind: type, example: str
+) -> None:
+    pair = (name, type(value))
+    if pair in seen:
+        return
+    check_instance(name, value, kind, example)
+    if len(seen) < _SEEN_LIMIT:
+        seen.add(pair)
+
+
+#: At most this many argument types are remembered as checked (the cache stays small).
+_SEEN_LIMIT = 256
 
 
 def validate_changes(

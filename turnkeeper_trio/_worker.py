@@ -13,7 +13,7 @@ import trio
 from ._coordinator import Coordinator
 from ._groups import split_job_exception
 from ._job import Run
-from ._models import ErrorInfo, JobContext, Outcome, _current_job
+from ._models import ErrorInfo, Outcome, _current_job
 from ._outcome import Finished, ReportQueue, Started, error_info
 from ._wallclock import WallClock
 
@@ -44,25 +44,23 @@ class Worker:
         """Run attempts until the dispatch channel closes."""
         running_in.set(self.owner)
         report = self.coordinator.reports
+        replica = self.coordinator.replica
         # Sync `with`: closing a memory channel needs no checkpoint, so a KeyboardInterrupt
         # leaving a job is never replaced by a Cancelled raised while cleaning up.
         with receive:
+            if replica is None:
+                async for run in receive:
+                    if not run.abandoned:  # else detached already: nobody waits for a report
+                        await self._attempt(run, report)
+                return
             async for run in receive:
-                await self._execute(run, report)
-
-    async def _execute(self, run: Run, report: ReportQueue) -> None:
-        if run.abandoned:
-            return  # detached from its job already: nobody waits for a report
-        replica = self.coordinator.replica
-        if replica is not None:
-            try:
-                if not await self._gate(run, replica):
-                    return
-                await self._attempt(run, report)
-            finally:
-                replica.attempt_over(run)
-            return
-        await self._attempt(run, report)
+                if run.abandoned:
+                    continue
+                try:
+                    if await self._gate(run, replica):
+                        await self._attempt(run, report)
+                finally:
+                    replica.attempt_over(run)
 
     async def _gate(self, run: Run, replica: Replica) -> bool:
         """A replicated store: start only once the start is committed under the lease.
@@ -88,41 +86,43 @@ class Worker:
             report.put(Finished(run, None))
             return
         started_at = self.wall_clock.now()
-        if started_at.timestamp() > run.start_by:
+        if run.start_by < math.inf and started_at.timestamp() > run.start_by:
             report.put(Finished(run, None, late=True))
             return
         # Updates apply from the next attempt: one that waited for a worker starts with the
         # job's settings as they are now, not as they were when it was dispatched.
         job = run.job
         fn, args, timeout = job.fn, job.args, job.timeout
+        run.name = job.name
+        run.scope = scope = trio.CancelScope()
         report.put(Started(run, started_at))
-        token = _current_job.set(
-            JobContext(
-                job_id=job.id,
-                name=job.name,
-                attempt=run.attempt,
-                scheduled_for=run.scheduled_for,
-                run_id=run.run_id,
-                triggered=run.triggered,
-            )
-        )
+        token = _current_job.set(run)
         t0 = trio.current_time()
         if timeout is not None:
-            run.scope.deadline = t0 + timeout
+            scope.deadline = t0 + timeout
         outcome = Outcome.CANCELLED
         error: ErrorInfo | None = None
         result: object = None
         journal = self.coordinator.journal
         lease = run.lease_scope
         try:
-            with lease if lease is not None else nullcontext(), run.scope:
-                if journal is not None and job.on_crash == "skip":
-                    # At most once: the start is written before the job's code runs, so a
-                    # crash from here on is never followed by another start of it.
-                    self.coordinator.drain_reports()
-                    await journal.wait_saved()
-                result = await fn(*args)
-            outcome = self._classify(run, result)
+            if journal is None:  # the common case: nothing else to enter or wait for
+                with scope:
+                    result = await fn(*args)
+            else:
+                with lease if lease is not None else nullcontext(), scope:
+                    if job.on_crash == "skip":
+                        # At most once: the start is written before the job's code runs,
+                        # so a crash from here on is never followed by another start of it.
+                        self.coordinator.drain_reports()
+                        await journal.wait_saved()
+                    result = await fn(*args)
+            classified = self._classify(run, scope, result)
+            if classified is not Outcome.CANCELLED:
+                # A shutdown that cancelled the job, which swallowed it and returned: the
+                # attempt is recorded as cancelled, and the Cancelled goes on.
+                await trio.lowlevel.checkpoint_if_cancelled()
+            outcome = classified
         except Exception as exc:
             outcome, error = Outcome.ERRORED, error_info(exc)
         except BaseException as exc:
@@ -143,21 +143,20 @@ class Worker:
                 Finished(
                     run,
                     outcome,
-                    started_at=started_at,
-                    finished_at=self.wall_clock.now(),
-                    duration=trio.current_time() - t0,
-                    error=error,
+                    False,
+                    started_at,
+                    self.wall_clock.now(),
+                    trio.current_time() - t0,
+                    error,
                 )
             )
 
     @staticmethod
-    def _classify(run: Run, result: object) -> Outcome:
+    def _classify(run: Run, scope: trio.CancelScope, result: object) -> Outcome:
         lease = run.lease_scope
         if lease is not None and lease.cancel_called:
             return Outcome.CANCELLED  # the lease ran out: the outcome is fenced anyway
-        if run.scope.cancel_called:
+        if scope.cancel_called:
             # Timed out or interrupted, even if the job caught Cancelled and returned.
             return Outcome.CANCELLED if run.interrupted else Outcome.TIMED_OUT
-        if trio.current_effective_deadline() == -math.inf:
-            return Outcome.CANCELLED  # shutdown cancelled the job, which swallowed it
         return Outcome.FAILED if result is False else Outcome.SUCCEEDED
