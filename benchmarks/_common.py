@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import resource
 import sys
+import time
 from importlib.metadata import PackageNotFoundError, version
 
 import trio
@@ -70,3 +72,33 @@ class Countdown:
         self.left -= 1
         if self.left == 0:
             self.done.set()
+
+
+async def noop() -> None:
+    """The raw-Trio floor's job."""
+
+
+async def floor(n: int) -> float:
+    """Seconds to push *n* no-op runs through coordinator -> W workers -> outcome channel."""
+    send, receive = trio.open_memory_channel[int](0)
+    done_send, done_receive = trio.open_memory_channel[int](math.inf)
+
+    async def worker() -> None:
+        async for item in receive:
+            await noop()
+            done_send.send_nowait(item)
+
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for _ in range(WORKERS):
+            nursery.start_soon(worker)
+
+        async def feed() -> None:
+            for i in range(n):
+                await send.send(i)
+
+        nursery.start_soon(feed)
+        for _ in range(n):
+            await done_receive.receive()
+        nursery.cancel_scope.cancel()
+    return time.perf_counter() - start

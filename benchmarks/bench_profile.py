@@ -16,7 +16,8 @@ import trio
 
 import turnkeeper_trio as tk
 
-from .bench_dispatch import floor, turnkeeper
+from ._common import floor
+from .bench_dispatch import turnkeeper
 
 N = 20_000
 ROOT = Path(__file__).resolve().parent.parent

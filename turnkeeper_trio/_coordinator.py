@@ -109,7 +109,9 @@ class Coordinator:
     #: The wall timestamp of the queue's front when the dispatcher last went to sleep.
     _slept_for: float = math.inf
     #: Workers' reports, applied in the order they were sent.
-    reports: ReportQueue = attrs.field(factory=ReportQueue)
+    reports: ReportQueue = attrs.field(
+        default=attrs.Factory(lambda self: ReportQueue(self.staging.arrived), takes_self=True)
+    )
     #: Writes every change behind the transitions, with a durable store only.
     journal: Journal | None = None
     #: The jobs known by key: given to ``add_job``, or (durable stores) every stored one.
@@ -140,30 +142,30 @@ class Coordinator:
         # Derived inline (this runs a few times for every run): an active job that is free
         # waits in the queue for its occurrence unless a retry waits (``Status.soon_at``),
         # and in the heap for its retry or trigger.
-        active = new.phase is Phase.ACTIVE
-        free = active and new.run is None
+        key = job.id.value
+        free = new.phase is Phase.ACTIVE and new.run is None
         was_free = old.phase is Phase.ACTIVE and old.run is None
         queued = old.due if was_free and old.retry is None and job is not self._popped else None
         due = new.due if free and new.retry is None else None
         if due is None:
             if queued is not None:
-                self.queue.remove(job.key)
+                self.queue.remove(key)
         elif due is not queued:
             timestamp = due.timestamp()
-            self.queue.push(job.key, timestamp)
+            self.queue.push(key, timestamp)
             # Busy, the dispatcher looks at the queue before it sleeps; asleep, it sleeps no
             # later than the front it saw, so only an earlier occurrence must wake it.
             if timestamp < self._slept_for and self.dispatcher.sleeping:
                 self.dispatcher.wake_in(timestamp - self.observer.now().timestamp())
         soon = (new.retry.at if new.retry is not None else new.trigger) if free else None
         entries = self._soon_live
-        entry = entries.get(job.key)
+        entry = entries.get(key) if entries else None
         if soon != (entry[0] if entry is not None else None):
             if soon is None:
-                del entries[job.key]  # the heap entry stays behind, stale
+                del entries[key]  # the heap entry stays behind, stale
             else:
-                entries[job.key] = (soon, token := next(self._tokens))
-                heapq.heappush(self._soon, (soon, token, job.key))
+                entries[key] = (soon, token := next(self._tokens))
+                heapq.heappush(self._soon, (soon, token, key))
                 self.dispatcher.wake_at(soon)
         if new.phase is not old.phase:  # the table counts paused and finished jobs
             self.table.state_changed(job, old.job_state, new.job_state)
@@ -259,9 +261,18 @@ class Coordinator:
         return tuple(None if spec is None else self.stage(spec, now=True) for spec in specs)
 
     async def intake_loop(self) -> None:
-        """Take in staged submissions as they arrive, a whole batch per wake-up."""
+        """Apply workers' reports and take in staged submissions, all there is per wake-up.
+
+        Both wake the one parking lot they share, so a report and a submission arriving
+        together cost one wake-up of this task.
+        """
+        staging, pending = self.staging, self.reports.pending
         while True:
-            await self.staging.wait_for_arrivals()
+            if staging or pending:
+                await trio.lowlevel.checkpoint()
+            else:
+                await staging.arrived.park()
+            self.drain_reports()
             self.ingest_staged_now()
 
     @enable_ki_protection
@@ -459,12 +470,6 @@ class Coordinator:
             )
 
     # ------------------------------------------------------------------ reports
-
-    async def intake_reports(self) -> None:
-        """Apply workers' reports as they arrive, every report already sent per wake-up."""
-        while True:
-            await self.reports.wait()
-            self.drain_reports()
 
     @enable_ki_protection
     def drain_reports(self) -> None:

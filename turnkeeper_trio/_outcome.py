@@ -68,22 +68,16 @@ class ReportQueue:
     taken and applied in one synchronous step, so reports apply in order.
     """
 
+    #: Where the coordinator's intake task parks (the staging buffer's, shared).
+    arrived: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
     #: Reports not yet applied, oldest first (the coordinator pops them).
     pending: deque[Report] = attrs.field(factory=deque)
-    _arrived: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
 
     def put(self, report: Report) -> None:
         """Send *report* (never blocks)."""
         self.pending.append(report)
-        if self._arrived:
-            self._arrived.unpark_all()
-
-    async def wait(self) -> None:
-        """Wait until a report has been sent (returns at once if one waits)."""
-        if self.pending:
-            await trio.lowlevel.checkpoint()
-        else:
-            await self._arrived.park()
+        if self.arrived:
+            self.arrived.unpark_all()
 
 
 def error_info(exc: BaseException) -> ErrorInfo:

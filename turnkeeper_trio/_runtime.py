@@ -110,7 +110,6 @@ class Runtime:
                         system.start_soon(replica.listen, name="turnkeeper-listen")
                         system.start_soon(replica.refresh, name="turnkeeper-refresh")
                     system.start_soon(coordinator.intake_loop, name="turnkeeper-intake")
-                    system.start_soon(coordinator.intake_reports, name="turnkeeper-reports")
                     workers_done = trio.Event()
                     await system.start(self._run_workers, workers_done)
                     dispatcher = trio.CancelScope()

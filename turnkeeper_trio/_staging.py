@@ -5,7 +5,8 @@ A bounded, ordered buffer with exact accounting: it holds at most ``size`` submi
 N + 1 through while its receiver waits, since the receiver takes one straight from the
 sender.)  Submissions stay findable by id until taken in, so a command for a job that is
 still staged applies after its submission.  Two parking lots do the waiting: the intake task
-parks until something is staged, ``add_job`` parks until there is room.  Nothing polls.
+parks until something is staged (or reported), ``add_job`` parks until there is room.
+Nothing polls.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ class StagingBuffer:
 
     size: int
     _specs: dict[int, JobSpec] = attrs.field(factory=dict)
-    _arrived: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
+    #: Where the intake task parks; ``put`` wakes it (shared with the workers' reports, so
+    #: one task takes in both).
+    arrived: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
     _room: trio.lowlevel.ParkingLot = attrs.field(factory=trio.lowlevel.ParkingLot)
     closed: bool = False
 
@@ -49,7 +52,8 @@ class StagingBuffer:
     def put(self, spec: JobSpec) -> None:
         """Accept *spec* (the caller checked for room) and wake the intake."""
         self._specs[spec.id.value] = spec
-        self._arrived.unpark_all()
+        if self.arrived:
+            self.arrived.unpark_all()
 
     async def wait_for_room(self) -> None:
         """Wait until a submission fits, or raise ``SchedulerClosed`` if the buffer closes."""
@@ -71,13 +75,6 @@ class StagingBuffer:
         self._specs.clear()
         self._room.unpark(count=len(specs))
         return specs
-
-    async def wait_for_arrivals(self) -> None:
-        """Park until something is put (return at once if something waits already)."""
-        if self._specs:
-            await trio.lowlevel.checkpoint()
-            return
-        await self._arrived.park()
 
     def close(self) -> None:
         """Refuse further submissions; wake every ``add_job`` waiting for room."""

@@ -76,16 +76,19 @@ class JobTable:
             self.paused += 1
         if new.is_final:
             self.live -= 1
-            self._finished_order.append((job.key, trio.current_time()))
-            self.forget_finished()
+            now = trio.current_time()
+            self._finished_order.append((job.id.value, now))
+            self._sweep(now - self.retention_age)
 
     def forget_finished(self) -> None:
         """Drop finished jobs beyond the retention count or older than the retention age."""
-        order = self._finished_order
-        if not order:
+        if not self._finished_order:
             return
         # Queried after trio.run has returned: nothing ages any more.
         in_run = in_trio_run()
-        oldest = trio.current_time() - self.retention_age if in_run else -math.inf
+        self._sweep(trio.current_time() - self.retention_age if in_run else -math.inf)
+
+    def _sweep(self, oldest: float) -> None:
+        order = self._finished_order
         while order and (len(order) > self.retention or order[0][1] < oldest):
             self._jobs.pop(order.popleft()[0], None)
