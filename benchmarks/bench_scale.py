@@ -57,9 +57,10 @@ async def noop() -> None:
 
 async def _best_batch_rate(items: list[T], apply: Callable[[T], Awaitable[object]]) -> float:
     """Operations per second over *items*, in BATCHES equal batches; the best batch counts."""
-    size = max(1, len(items) // BATCHES)
+    batches = min(BATCHES, len(items))
+    size = len(items) // batches
     rates = []
-    for first in range(0, size * BATCHES, size):
+    for first in range(0, size * batches, size):
         start = time.perf_counter()
         for item in items[first : first + size]:
             await apply(item)
