@@ -27,7 +27,7 @@ import trio
 
 from ._codec import Codecs, StoredValueError, check_json_args, function_ref, import_ref
 from ._exceptions import InvalidArgument
-from ._job import Job, JobExtras, JobSpec, RunKind
+from ._job import Job, JobExtras, JobSpec, Ran, RunKind
 from ._lifetime import Forever
 from ._misfire import Coalesce
 from ._models import ErrorInfo, JobId, Outcome, RunRecord, SkippedRange
@@ -239,7 +239,9 @@ def restore(
         if st["error"] is not None:
             job.error = ErrorInfo(*st["error"])
         counts = {Outcome(name): n for name, n in st["counts"].items()}
-        history = deque((record_of(r) for r in loaded.runs.get(row.key, ())), maxlen=history_size)
+        history: deque[RunRecord | Ran] = deque(
+            (record_of(r) for r in loaded.runs.get(row.key, ())), maxlen=history_size
+        )
         if counts or history:
             job.records = (counts, history)
         trigger_keys = st.get("trigger_keys")

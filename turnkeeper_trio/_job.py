@@ -30,7 +30,7 @@ from ._schedule import Schedule
 from ._state import Phase, Status
 from ._store import JobRow
 
-__all__ = ["Job", "JobExtras", "JobSpec", "Run", "RunKind"]
+__all__ = ["Job", "JobExtras", "JobSpec", "Ran", "Run", "RunKind", "as_record"]
 
 AsyncFn = Callable[..., Awaitable[object]]
 T = TypeVar("T")
@@ -93,6 +93,16 @@ class JobSpec:
     def staged_details(self) -> JobDetails:
         """Details of a job that the coordinator has not taken in yet."""
         return attrs.evolve(self.to_job().details(next_run_at=None), state=JobState.STAGED)
+
+
+#: An attempt as the history keeps it in memory: ``RunRecord``'s fields, in order.  A tuple
+#: costs a thirtieth of the record; the record is built when the history is queried.
+Ran = tuple[int, int, datetime, datetime, datetime, float, Outcome, bool, "ErrorInfo | None"]
+
+
+def as_record(entry: RunRecord | Ran) -> RunRecord:
+    """The ``RunRecord`` of a history entry."""
+    return entry if type(entry) is RunRecord else RunRecord(*entry)  # type: ignore[misc]
 
 
 class RunKind(enum.Enum):
@@ -227,7 +237,7 @@ class Job:
     misfires: int = 0
     #: Attempts by outcome and the latest run records, made together at the first outcome
     #: (most pending jobs have none yet: this keeps a pending job small).
-    records: tuple[dict[Outcome, int], deque[RunRecord]] | None = None
+    records: tuple[dict[Outcome, int], deque[RunRecord | Ran]] | None = None
     error: ErrorInfo | None = None
     #: Occurrences in a row whose last attempt failed, errored or timed out.
     consecutive_failures: int = 0
@@ -298,7 +308,7 @@ class Job:
             misfires=self.misfires,
             trigger_pending=self.status.trigger is not None,
             added_at=self.added_at,
-            last_runs=tuple(history),
+            last_runs=tuple(map(as_record, history)),
             error=self.error,
             quarantine_after=self.quarantine_after,
             consecutive_failures=self.consecutive_failures,

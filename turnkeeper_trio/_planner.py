@@ -31,7 +31,7 @@ import attrs
 import trio
 
 from ._boundary import checked_allows, checked_delay, checked_fire, checked_grace, checked_schedule
-from ._job import Job, Run, RunKind
+from ._job import Job, Ran, Run, RunKind
 from ._lifetime import Forever
 from ._misfire import CatchUp, Coalesce, checked_decision, last_skipped
 from ._models import Outcome, RunRecord, SkippedRange
@@ -370,19 +370,22 @@ class Planner:
             job.records = ({}, deque(maxlen=self.history_size))
         counts, history = job.records
         counts[outcome] = counts.get(outcome, 0) + 1
-        record = RunRecord(
-            run_id=run.run_id,
-            attempt=run.attempt,
-            scheduled_for=run.scheduled_for,
-            started_at=finished.started_at,
-            finished_at=finished.finished_at,
-            duration=finished.duration,
-            outcome=outcome,
-            triggered=run.triggered,
-            error=finished.error,
+        entry: Ran = (
+            run.run_id,
+            run.attempt,
+            run.scheduled_for,
+            finished.started_at,
+            finished.finished_at,
+            finished.duration,
+            outcome,
+            run.triggered,
+            finished.error,
         )
-        history.append(record)
-        if self.journal is not None:
+        if self.journal is None:
+            history.append(entry)  # the record is built if the history is queried
+        else:
+            record = RunRecord(*entry)
+            history.append(record)
             self.journal.ran(job, record)
         self.observer.run_finished(run, finished, outcome)
 
