@@ -54,11 +54,13 @@ def _by_area(stats: pstats.Stats) -> dict[str, float]:
 
 #: The hot path's stages: (module, function) -> what it does for one job.
 STAGES = {
-    ("_scheduler.py", "add_job"): "`add_job`: checks, staging buffer send",
+    ("_scheduler.py", "add_job"): "`add_job`: checks, staging buffer, its checkpoint",
+    ("_scheduler.py", "_spec"): "of which the checks and the submission record",
     ("_coordinator.py", "ingest"): "intake: the job record, its first run planned",
-    ("_coordinator.py", "dispatch_loop"): "dispatcher: pick the due run, hand it over",
-    ("_worker.py", "_execute"): "worker: cancel scope, call the job, classify, report",
-    ("_coordinator.py", "on_finished"): "outcome: record, metrics, plan the next run",
+    ("_coordinator.py", "next_dispatch"): "dispatch: the due run picked and decided, the run made",
+    ("_worker.py", "_attempt"): "worker: cancel scope, call the job, classify, report",
+    ("_planner.py", "started"): "start report applied: busy workers, lateness",
+    ("_planner.py", "finished"): "outcome: record, metrics, the next occurrence planned",
 }
 
 

@@ -196,7 +196,7 @@ def report(results: dict[str, Any]) -> str:
         "workers some 20 ms, so about 700/s (the same replica with 64 workers measured about "
         "960/s in a separate run).  Four replicas split the jobs and the commits but share "
         "this machine's two CPUs with each other and with the server, which bounds them "
-        "(820 to 1,050/s across runs here); on separate machines each would add its own.  "
+        "(780 to 1,050/s across runs here); on separate machines each would add its own.  "
         "Lateness at a moderate rate is one start commit.  Recovery is the lease ttl (the "
         "dead replica's leases must lapse by the database's clock) plus the survivor's next "
         "round, which it times to the earliest lapse.",

@@ -97,7 +97,7 @@ def _plots(raw: dict[str, Any]) -> list[str]:
 
     _, ax = figures["memory_per_job.png"]
     scale = raw["scale"]
-    labels = list(scale)
+    labels = [label for label, r in scale.items() if "traced_per_job" in r]
     positions = range(len(labels))
     for offset, key, label in (
         (-0.2, "rss_per_job", "RSS"),
