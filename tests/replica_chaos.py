@@ -110,6 +110,13 @@ class Replicas:
                 proc.wait()
 
 
+def _running(dsn: str) -> int:
+    """How many attempts have started their effect and not ended it."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT count(*) FROM effects WHERE ended_at IS NULL").fetchone()
+    return 0 if row is None else int(row[0])
+
+
 def _holders(dsn: str) -> tuple[int, set[str]]:
     """How many jobs have a live lease, and which replicas hold them."""
     with psycopg.connect(dsn) as conn:
@@ -142,12 +149,19 @@ async def run_chaos(
                     (first,) = owners
                     break
                 await trio.sleep(0.1)
+        # Kill the holder of every lease while an attempt of it runs, so the first
+        # disruption cuts one (its rerun elsewhere is what the vacuity check looks for).
+        with trio.fail_after(30):
+            while True:
+                if _running(dsn):
+                    break
+                await trio.sleep(0.05)  # another process's database rows: nothing to wait on
         for name in "bcde":
             group.start(name)
         at = _db_time(dsn)
         group.signal("a", signal.SIGKILL)  # the holder of every lease, never restarted
         disruptions.append(Disruption("kill-holder", at, at))
-        log(f"seed {seed}: killed a (holding all {JOBS} leases); b..e starting")
+        log(f"seed {seed}: killed a (holding all {JOBS} leases, mid-attempt); b..e starting")
         # Takeover: every job held again by a live replica (and running) within ttl + 1 s.
         with trio.fail_after(ttl + 15):
             while True:

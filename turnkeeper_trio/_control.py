@@ -7,6 +7,7 @@ that applies its change before yielding; queries never block.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
 from typing import Any, TypeVar, overload
@@ -16,7 +17,7 @@ import trio
 from ._coordinator import Coordinator, Remote
 from ._durable import check_key
 from ._events import Event, Subscription
-from ._exceptions import JobNotLoaded, SchedulerClosed
+from ._exceptions import JobFinished, JobNotLoaded, SchedulerClosed
 from ._lifetime import Lifetime
 from ._metrics import MetricsSnapshot
 from ._misfire import MisfirePolicy
@@ -78,7 +79,8 @@ class Control(Runtime):
         try:
             (await self._command()).cancel(job_id, interrupt=bool(interrupt))
         except Remote as remote:
-            await self._post(remote, "cancel", {"interrupt": bool(interrupt)})
+            with contextlib.suppress(JobFinished):  # it ended meanwhile: idempotent
+                await self._post(remote, "cancel", {"interrupt": bool(interrupt)})
             return
         await self._applied()
 
@@ -128,6 +130,8 @@ class Control(Runtime):
         for index, posted in remote:
             try:
                 await self._post(posted, "cancel", {"interrupt": interrupt})
+            except JobFinished:
+                pass  # it ended on its replica meanwhile: left as it is, as a local one
             except (LookupError, JobNotLoaded) as exc:
                 ids[index] = None
                 refused.append(Refusal(index, exc))

@@ -69,9 +69,10 @@ class StrategyFailed(Exception):
 
 def _final(s: Status, phase: Phase) -> Status:
     """*s* ended in *phase*: nothing is planned; an attempt in progress finishes."""
+    # Built directly rather than by ``_replace``: every cancel comes through here.
     if s.started:
-        return s._replace(phase=phase, due=None, retry=None, trigger=None)
-    return s._replace(phase=phase, due=None, retry=None, trigger=None, run=None)
+        return Status(phase, None, None, None, s.run, True, s.fired, s.planned)
+    return Status(phase, None, None, None, None, False, s.fired, s.planned)
 
 
 @attrs.define(eq=False)
@@ -121,8 +122,11 @@ class Planner:
     def plan_first(self, job: Job, s: Status, anchor: datetime) -> Status:
         """Plan the first regular occurrence of a schedule given at *anchor*."""
         try:
-            job.schedule = checked_schedule(job.schedule.anchored(anchor))
-            first = checked_fire(job.schedule.first_after(anchor), None, "schedule.first_after")
+            given = job.schedule
+            anchored = given.anchored(anchor)
+            # A schedule of the type given is one (the type was checked when it was given).
+            job.schedule = anchored if type(anchored) is type(given) else checked_schedule(anchored)
+            first = checked_fire(anchored.first_after(anchor), None, "schedule.first_after")
         except Exception as exc:
             raise StrategyFailed(s, "schedule", exc) from exc
         return self._plan_regular(job, s, first)

@@ -173,6 +173,7 @@ class Scheduler(Control):
             planner=Planner(observer, history_size),
         )
         self._store = store
+        self._durable = store.durable
         if store.durable:
             journal = Journal(store, history_size, wall_clock.now, log=observer.log)
             journal.on_failure = lambda: self._request_shutdown(force=True)
@@ -192,7 +193,7 @@ class Scheduler(Control):
 
     def _new_id(self, key: str | None) -> JobId:
         """A new job number, with *key* (or a generated one, for a durable store)."""
-        if key is None and self._store.durable:
+        if key is None and self._durable:
             key = f"~{uuid.uuid4().hex}"
         return JobId(next(self._job_ids), scheduler=self, key=key)
 
@@ -241,7 +242,7 @@ class Scheduler(Control):
         if quarantine_after is not None:
             quarantine_after = check_quarantine(quarantine_after)
         definition = None
-        if self._store.durable:
+        if self._durable:
             definition = definition_of(
                 self._store.codecs,
                 name=name,

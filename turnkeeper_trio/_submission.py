@@ -11,7 +11,7 @@ import inspect
 import math
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from ._exceptions import InvalidArgument
 from ._lifetime import Forever, Lifetime, Until
@@ -179,9 +179,7 @@ def check_submission(
         _check_kind(seen, "retry", retry, RetryPolicy, "ExponentialBackoff(max_retries=3)")
     _check_kind(seen, "lifetime", lifetime, Lifetime, "MaxRuns(10)")
     _check_kind(seen, "misfire", misfire, MisfirePolicy, "Coalesce()")
-    assert isinstance(lifetime, Lifetime)
-    assert isinstance(misfire, MisfirePolicy)
-    return lifetime, misfire
+    return cast("Lifetime", lifetime), cast("MisfirePolicy", misfire)  # checked just above
 
 
 def _check_kind(
