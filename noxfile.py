@@ -33,6 +33,8 @@ PYTHONS = ("3.11", "3.12", "3.13")
 #: The package with the extras its tests exercise.
 TESTED_EXTRAS = ("postgres", "prometheus", "web", "describe")
 TESTED = f".[test,{','.join(TESTED_EXTRAS)}]"
+#: The dashboard's browser tests drive Debian's Chromium with Playwright: a test-only dev tool.
+BROWSER_DEPS = ("playwright>=1.45",)
 #: The comparison baseline and the plotting library: benchmark-only dev tools.
 BENCH_DEPS = ("apscheduler==4.0.0a6", "sqlalchemy>=2.0,<2.1", "matplotlib>=3.8")
 #: The documentation site generator: a docs-only dev tool.
@@ -80,7 +82,7 @@ def _install(session: nox.Session, *args: str, constraints: Path = CONSTRAINTS) 
 
 
 def _pytest(session: nox.Session) -> None:
-    _install(session, "-e", TESTED)
+    _install(session, "-e", TESTED, *BROWSER_DEPS)
     session.run("pytest", *session.posargs)
 
 
@@ -132,7 +134,7 @@ def lowest(session: nox.Session) -> None:
     pins = Path(session.create_tmp()) / "constraints-lowest.txt"
     lowest_pins = [f"{name}=={version}" for name, version in sorted(minimums.items())]
     pins.write_text("\n".join([*kept, *lowest_pins, ""]), encoding="utf-8")
-    _install(session, "-e", TESTED, constraints=pins)
+    _install(session, "-e", TESTED, *BROWSER_DEPS, constraints=pins)
     session.run("pip", "list")
     session.run("pytest", *session.posargs)
 
@@ -169,7 +171,7 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- --quick`` runs reduced sizes in about a minute.
     """
-    _install(session, "-e", ".[postgres]", *BENCH_DEPS)
+    _install(session, "-e", ".[postgres,web]", *BENCH_DEPS)
     session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 
@@ -184,14 +186,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests, the examples, the benchmarks and the tools."""
-    _install(session, "-e", TESTED, *TYPE_DEPS, *BENCH_DEPS)
+    _install(session, "-e", TESTED, *BROWSER_DEPS, *TYPE_DEPS, *BENCH_DEPS)
     session.run("mypy", "--strict")
 
 
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation site into site/ (warnings are errors)."""
-    _install(session, "-e", ".[prometheus]", *DOCS_DEPS)
+    _install(session, "-e", ".[prometheus,web]", *DOCS_DEPS)
     session.run("mkdocs", "build", "--strict", "--quiet", env={"NO_MKDOCS_2_WARNING": "1"})
 
 
@@ -209,7 +211,9 @@ def lock(session: nox.Session) -> None:
     Resolved together on the oldest supported Python, in one environment, so the pins are
     one consistent set. Review the diff, run CI, and commit it as its own change.
     """
-    session.install("-e", TESTED, *TYPE_DEPS, *LINT_DEPS, *BENCH_DEPS, *DOCS_DEPS, *BUILD_DEPS)
+    session.install(
+        "-e", TESTED, *BROWSER_DEPS, *TYPE_DEPS, *LINT_DEPS, *BENCH_DEPS, *DOCS_DEPS, *BUILD_DEPS
+    )
     frozen = session.run(
         "pip", "freeze", "--all", "--exclude-editable", silent=True, external=False
     )

@@ -20,6 +20,7 @@ from typing import Any
 
 from . import (
     bench_ab,
+    bench_dashboard,
     bench_dispatch,
     bench_lateness,
     bench_profile,
@@ -141,11 +142,14 @@ def measure(quick: bool) -> dict[str, Any]:
     stores = bench_store.measure(*store_sizes)
     print("replicas...", flush=True)
     replicas = bench_replicas.measure(quick)
+    print("dashboard...", flush=True)
+    dashboard = bench_dashboard.measure(quick)
     print("before/after...", flush=True)
     ab = None if quick else bench_ab.measure()
     print("profile...", flush=True)
     return {
         "before_after": ab,
+        "dashboard": dashboard,
         "store_report": bench_store.report(stores, *store_sizes),
         "replicas": replicas,
         "replicas_report": bench_replicas.report(replicas),
@@ -298,6 +302,8 @@ def render(raw: dict[str, Any], *, write: bool = True) -> str:
         raw.get("store_report", ""),
         "",
         raw.get("replicas_report", ""),
+        "",
+        bench_dashboard.report(raw.get("dashboard")),
         "",
         raw["profile_report"],
         "",

@@ -1,14 +1,17 @@
-"""A Trio web service that schedules work and exposes its status over HTTP.
+"""A Trio web service that schedules work, with the operator's dashboard mounted beside it.
 
-    pip install "turnkeeper-trio[web]"      # adds hypercorn, an ASGI server that runs on Trio
-    python -m examples.web_service           # then: curl localhost:8000/jobs
+    pip install "turnkeeper-trio[web]"      # hypercorn (ASGI on Trio), Starlette, Jinja2
+    DASHBOARD_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe())') \
+        python -m examples.web_service       # then open http://localhost:8000/dashboard/
 
-Routes (a plain ASGI app, no framework):
+Routes:
 
-- ``GET /jobs``: every job with its state and next run;
-- ``GET /jobs/<id>``: one job's details and its last runs (``<id>`` as in ``job-3``);
-- ``POST /jobs/<id>/trigger``: run a job now, outside its schedule (``202 Accepted``);
-- ``GET /metrics``: the scheduler's counters and gauges.
+- ``/dashboard/``: the dashboard (``turnkeeper_trio.web.Dashboard``): jobs, runs, metrics,
+  replicas, live; pause/resume/trigger/cancel after logging in with ``DASHBOARD_TOKEN``
+  (read-only without it);
+- the service's own JSON API, a plain ASGI app: ``GET /jobs`` (every job with its state and
+  next run), ``GET /jobs/<id>`` (one job and its last runs, ``<id>`` as in ``job-3``),
+  ``POST /jobs/<id>/trigger`` (run a job now, ``202 Accepted``), ``GET /metrics``.
 
 The scheduler and the server share one nursery; SIGINT or SIGTERM stops the scheduler
 gracefully, and the server stops with it.
@@ -17,6 +20,7 @@ gracefully, and the server stops with it.
 from __future__ import annotations
 
 import json
+import os
 import signal
 from datetime import datetime
 from functools import partial
@@ -24,14 +28,12 @@ from functools import partial
 import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve
-from hypercorn.typing import (
-    ASGIReceiveCallable,
-    ASGISendCallable,
-    HTTPResponseStartEvent,
-    Scope,
-)
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import Receive, Scope, Send
 
 import turnkeeper_trio as tk
+from turnkeeper_trio.web import Dashboard
 
 
 async def refresh_cache() -> None:
@@ -124,9 +126,7 @@ class StatusApp:
                 return 202, {"triggered": parts[1]}
         return 404, {"error": f"no route for {method} {path}"}
 
-    async def __call__(
-        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -139,7 +139,7 @@ class StatusApp:
             return
         status, payload = await self._route(scope["method"], scope["path"])
         body = json.dumps(payload, indent=2).encode()
-        start: HTTPResponseStartEvent = {
+        start = {
             "type": "http.response.start",
             "status": status,
             "headers": [
@@ -151,18 +151,31 @@ class StatusApp:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+def service_app(scheduler: tk.Scheduler, token: str | None) -> Starlette:
+    """The service's routes: the dashboard at ``/dashboard``, the JSON API at the root."""
+    return Starlette(
+        routes=[
+            Mount("/dashboard", app=Dashboard(scheduler, token=token, title="web_service")),
+            Mount("/", app=StatusApp(scheduler)),
+        ]
+    )
+
+
 async def serve_status(
     scheduler: tk.Scheduler,
     port: int,
+    token: str | None = None,
     *,
     task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve StatusApp on localhost until the scheduler stops; report the base URL."""
+    """Serve the service on localhost until the scheduler stops; report the base URL."""
     config = Config()
     config.bind = [f"127.0.0.1:{port}"]
     config.accesslog = None
     config.errorlog = None
-    server = partial(serve, StatusApp(scheduler), config, shutdown_trigger=scheduler.wait_stopped)
+    app = service_app(scheduler, token)
+    # hypercorn's ASGI types are narrower than Starlette's; the app is a plain ASGI app.
+    server = partial(serve, app, config, shutdown_trigger=scheduler.wait_stopped)  # type: ignore[arg-type]
     async with trio.open_nursery() as nursery:
         urls: list[str] = await nursery.start(server)
         task_status.started(urls[0])
@@ -183,8 +196,10 @@ async def main(
     async with tk.open_scheduler(max_workers=4) as scheduler, trio.open_nursery() as nursery:
         await add_jobs(scheduler)
         nursery.start_soon(stop_on_signal, scheduler)
-        url = await nursery.start(serve_status, scheduler, port)
-        print(f"serving on {url}: try {url}/jobs", flush=True)
+        token = os.environ.get("DASHBOARD_TOKEN") or None
+        url = await nursery.start(serve_status, scheduler, port, token)
+        mode = "actions after login" if token else "read-only: set DASHBOARD_TOKEN for actions"
+        print(f"serving on {url}: try {url}/jobs, or {url}/dashboard/ ({mode})", flush=True)
         task_status.started(url)
         await scheduler.wait_stopped()
         nursery.cancel_scope.cancel()

@@ -81,6 +81,12 @@ async def test_quickstart_runs_both_jobs_on_their_schedules(
 
 async def _http(url: str, method: str, path: str) -> tuple[int, object]:
     """One HTTP/1.1 request over a real socket; returns (status, decoded JSON body)."""
+    status, body = await _raw(url, method, path)
+    return status, json.loads(body)
+
+
+async def _raw(url: str, method: str, path: str) -> tuple[int, bytes]:
+    """One HTTP/1.1 request over a real socket; returns (status, body)."""
     host, port = url.removeprefix("http://").rsplit(":", 1)
     stream = await trio.open_tcp_stream(host, int(port))
     async with stream:
@@ -90,7 +96,7 @@ async def _http(url: str, method: str, path: str) -> tuple[int, object]:
         while chunk := await stream.receive_some():
             response += chunk
     head, _, body = response.partition(b"\r\n\r\n")
-    return int(head.split()[1]), json.loads(body)
+    return int(head.split()[1]), body
 
 
 async def test_web_service_exposes_status_and_triggers_jobs_over_http() -> None:
@@ -126,6 +132,11 @@ async def test_web_service_exposes_status_and_triggers_jobs_over_http() -> None:
             status, metrics = await _http(url, "GET", "/metrics")
             assert (status, metrics["runs_succeeded"]) == (200, 1)  # type: ignore[index]
             assert (await _http(url, "GET", "/jobs/job-99"))[0] == 404
+            status, page = await _raw(url, "GET", "/dashboard/")  # the mounted dashboard
+            assert status == 200
+            assert b"rebuild-index" in page
+            assert b'href="/dashboard/job?key=~3"' in page
+            assert b"read-only" in page  # no token given
             assert (await _http(url, "DELETE", "/jobs"))[0] == 404
             await scheduler.shutdown_graceful()  # the server stops with the scheduler
         assert scheduler.closing

@@ -11,8 +11,15 @@ import turnkeeper_trio as tk
 import turnkeeper_trio.abc
 import turnkeeper_trio.prometheus
 import turnkeeper_trio.testing
+import turnkeeper_trio.web
 
-MODULES = [tk, turnkeeper_trio.abc, turnkeeper_trio.testing, turnkeeper_trio.prometheus]
+MODULES = [
+    tk,
+    turnkeeper_trio.abc,
+    turnkeeper_trio.testing,
+    turnkeeper_trio.prometheus,
+    turnkeeper_trio.web,
+]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
@@ -62,7 +69,7 @@ def test_every_scheduler_method_shows_an_example() -> None:
 
 
 def test_implementation_modules_are_private() -> None:
-    public_modules = {"abc", "testing", "prometheus"}
+    public_modules = {"abc", "testing", "prometheus", "web"}
     for name in dir(tk):
         value = getattr(tk, name)
         if inspect.ismodule(value) and value.__name__.startswith("turnkeeper_trio."):

@@ -469,3 +469,33 @@ async def test_leases_lapse_by_the_database_clock_and_are_taken_over(pg_dsn: str
     finally:
         await first.close()
         await second.close()
+
+
+async def test_replicas_are_listed_with_heartbeats_and_the_jobs_they_hold(pg_dsn: str) -> None:
+    from tests.asgi_client import Client
+    from turnkeeper_trio.web import Dashboard
+
+    async with replicas(pg_dsn, 2) as group:
+        for n in range(6):
+            await group[0].add_job(tk.Interval(60), record, f"j{n}", key=f"j{n}")
+        await eventually(lambda: sum(s.get_metrics_snapshot().jobs_held for s in group) == 6)
+        first, second = (s.store for s in group)
+        assert isinstance(first, tk.PostgresStore)
+        assert isinstance(second, tk.PostgresStore)
+        listed = await first.replicas()
+        assert {r.id for r in listed} == {first.replica_id, second.replica_id}
+        assert all(r.live and not r.stopped and r.heartbeat_age < TTL for r in listed)
+        assert sum(r.jobs_held for r in listed) == 6
+        assert [r.this for r in listed if r.id == first.replica_id] == [True]
+        page = (await Client(Dashboard(group[0])).get("/replicas")).text
+        assert first.replica_id in page
+        assert second.replica_id in page
+        await group[1].shutdown_graceful(timeout=5)
+        after = {r.id: r for r in await first.replicas()}
+        assert after[second.replica_id].stopped
+        assert not after[second.replica_id].live
+        assert after[second.replica_id].jobs_held == 0
+    with pytest.raises(tk.StoreError, match="not open"):
+        await first.replicas()
+    with pytest.raises(tk.InvalidArgument, match="stopped_within"):
+        await first.replicas(stopped_within=-1)

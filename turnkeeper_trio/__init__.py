@@ -64,6 +64,7 @@ from ._models import RunRecord as RunRecord
 from ._models import SkippedRange as SkippedRange
 from ._models import current_job as current_job
 from ._postgres import PostgresStore as PostgresStore
+from ._postgres import ReplicaInfo as ReplicaInfo
 from ._queue import HeapQueue as HeapQueue
 from ._queue import IndexedHeapQueue as IndexedHeapQueue
 from ._retry import ExponentialBackoff as ExponentialBackoff
@@ -128,6 +129,7 @@ __all__ = [
     "OutcomeCounts",
     "PostgresStore",
     "Refusal",
+    "ReplicaInfo",
     "RetryScheduled",
     "RunFinished",
     "RunRecord",

@@ -352,6 +352,16 @@ class Subscription(Generic[E]):
         """
         return await self._receive.receive()
 
+    def receive_nowait(self) -> E:
+        """The next buffered event without waiting, as from a Trio receive channel.
+
+        Raises:
+            trio.WouldBlock: no event is buffered now.
+            trio.EndOfChannel: the scheduler has stopped and every buffered event was read.
+            trio.ClosedResourceError: this subscription was closed.
+        """
+        return self._receive.receive_nowait()
+
     def __aiter__(self) -> Subscription[E]:
         return self
 

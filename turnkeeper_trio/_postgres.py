@@ -55,7 +55,15 @@ from ._validation import check_seconds
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["Acquired", "Changes", "Command", "PostgresStore", "StoreUnavailable", "Written"]
+__all__ = [
+    "Acquired",
+    "Changes",
+    "Command",
+    "PostgresStore",
+    "ReplicaInfo",
+    "StoreUnavailable",
+    "Written",
+]
 
 #: The schema version this code writes; older schemas are upgraded on open.
 SCHEMA_VERSION = 1
@@ -176,6 +184,37 @@ class Changes:
     runs: dict[str, list[dict[str, Any]]] = attrs.field(factory=dict)
     skips: dict[str, list[SkipRow]] = attrs.field(factory=dict)
     commands: tuple[Command, ...] = ()
+
+
+@attrs.frozen
+class ReplicaInfo:
+    """One replica sharing a ``PostgresStore``, as ``PostgresStore.replicas()`` reports it.
+
+    Example:
+        ```python
+        for replica in await store.replicas():
+            print(replica.id, replica.host, f"{replica.heartbeat_age:.1f}s", replica.jobs_held)
+        ```
+    """
+
+    #: The replica's id (``host:pid:random``), as in the ``owner`` of the rows it holds.
+    id: str
+    #: The host name the replica runs on.
+    host: str
+    #: Its process id on that host.
+    pid: int
+    #: When it opened the store (the database's clock, UTC).
+    started_at: datetime
+    #: Seconds since its last heartbeat (a lease renewal), by the database's clock.
+    heartbeat_age: float
+    #: Whether it stopped cleanly (gave its leases back at shutdown).
+    stopped: bool
+    #: Jobs it holds an unexpired lease on: the jobs whose attempts it runs.
+    jobs_held: int
+    #: Whether it is live: not stopped, and heard from within the lease ttl.
+    live: bool
+    #: Whether this is the replica of the store that was asked.
+    this: bool = False
 
 
 class StoreUnavailable(StoreError):
@@ -589,6 +628,51 @@ class PostgresStore(JobStore):
         self.live_jobs = int(jobs)
         return max(int(count), 1)
 
+    async def replicas(self, *, stopped_within: float = 3600.0) -> tuple[ReplicaInfo, ...]:
+        """The replicas sharing this database, newest first (at most 200).
+
+        Live ones, and those that stopped or fell silent within *stopped_within* seconds.
+
+        For dashboards and health checks; the query is read-only and cheap (one statement).
+
+        Raises:
+            StoreError: the store is not open, or the server cannot be reached.
+        """
+        window = check_seconds("stopped_within", stopped_within, allow_zero=True)
+        if not self._opened:
+            raise StoreError(f"{self.describe()}: the store is not open")
+        rows: tuple[ReplicaInfo, ...] = await self._call(self._replicas_sync, window)
+        return rows
+
+    def _replicas_sync(self, window: float) -> tuple[ReplicaInfo, ...]:
+        with self._transaction(clock=False) as cur:
+            cur.execute(
+                "SELECT r.id, r.host, r.pid, r.started_at, "
+                "extract(epoch FROM now() - r.heartbeat_at)::float8, r.stopped_at IS NOT NULL, "
+                "(SELECT count(*) FROM turnkeeper_jobs j "
+                " WHERE j.owner = r.id AND j.lease_until > now()) "
+                "FROM turnkeeper_replicas r "
+                "WHERE r.stopped_at IS NULL AND r.heartbeat_at > now() - make_interval(secs => %s) "
+                "OR coalesce(r.stopped_at, r.heartbeat_at) > now() - make_interval(secs => %s) "
+                "ORDER BY r.started_at DESC, r.id LIMIT 200",
+                (self.lease_ttl, window),
+            )
+            found = cur.fetchall()
+        return tuple(
+            ReplicaInfo(
+                id=rid,
+                host=host,
+                pid=int(pid),
+                started_at=started,
+                heartbeat_age=max(0.0, float(age)),
+                stopped=bool(stopped),
+                jobs_held=int(held),
+                live=not stopped and float(age) <= self.lease_ttl,
+                this=rid == self.replica_id,
+            )
+            for rid, host, pid, started, age, stopped, held in found
+        )
+
     # ------------------------------------------------------------------ writes
 
     async def write(self, batch: Batch) -> None:
@@ -865,7 +949,7 @@ class PostgresStore(JobStore):
 
     async def release(self, keys: Collection[str] | None = None) -> None:
         """Give up the leases of *keys* (all, at shutdown), so other replicas take them at once."""
-        if self._leases:
+        if self._leases or (keys is None and self._opened):  # at shutdown, mark it stopped too
             await self._call(self._release_sync, None if keys is None else set(keys))
 
     def _release_sync(self, keys: set[str] | None) -> None:

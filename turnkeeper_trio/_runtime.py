@@ -66,6 +66,17 @@ class Runtime:
         """
         return self._coordinator.closing
 
+    @property
+    def stopped(self) -> bool:
+        """Whether the scheduler has stopped (``run`` has returned or is about to).
+
+        Example:
+            ```python
+            state = "stopped" if s.stopped else "closing" if s.closing else "running"
+            ```
+        """
+        return self._done.is_set()
+
     # ------------------------------------------------------------------ lifetime
 
     async def run(

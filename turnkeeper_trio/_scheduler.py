@@ -204,6 +204,29 @@ class Scheduler(Control):
             f"jobs={len(self._coordinator.table)} queue={self._coordinator.queue!r}>"
         )
 
+    @property
+    def store(self) -> JobStore:
+        """The store the scheduler keeps its jobs in (a ``MemoryStore`` unless one was given).
+
+        Example:
+            ```python
+            if isinstance(scheduler.store, tk.PostgresStore):
+                replicas = await scheduler.store.replicas()
+            ```
+        """
+        return self._store
+
+    @property
+    def wall_clock(self) -> WallClock:
+        """The wall clock the scheduler decides by (with ``PostgresStore``, the database's).
+
+        Example:
+            ```python
+            now = scheduler.wall_clock.now()      # aware, as every instant the scheduler gives
+            ```
+        """
+        return self._wall_clock
+
     # ------------------------------------------------------------------ submitting
 
     def _spec(

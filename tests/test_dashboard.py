@@ -1,0 +1,504 @@
+"""The dashboard over HTTP, in process: pages, filters, escaping, login, CSRF, actions, events.
+
+The browser tests (``test_dashboard_browser.py``) click through the same pages in Chromium;
+these check each rule of the contract request by request, in simulated time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import trio
+
+import turnkeeper_trio as tk
+from tests.asgi_client import Client, csrf_of
+from turnkeeper_trio.testing import MockWallClock
+from turnkeeper_trio.web import Dashboard
+
+TOKEN = "correct-horse-battery-staple"
+XSS = "<script>alert(1)</script>"
+START = datetime(2027, 3, 27, 12, 0, tzinfo=UTC)  # the day before Europe's spring-forward
+
+
+async def noop() -> None:
+    pass
+
+
+async def broken() -> None:
+    raise ValueError('bad <img src=x onerror="alert(2)"> input')
+
+
+async def slow() -> None:
+    await trio.sleep(3600)
+
+
+@asynccontextmanager
+async def running(**kwargs: Any) -> AsyncIterator[tk.Scheduler]:
+    async with tk.open_scheduler(
+        max_workers=2, wall_clock=MockWallClock(START), **kwargs
+    ) as scheduler:
+        yield scheduler
+        await scheduler.shutdown_graceful(timeout=1)
+
+
+async def settle() -> None:
+    """Let the scheduler take in what was added (``add_job`` returns once it is staged)."""
+    await trio.sleep(0.01)
+
+
+def rows(html: str) -> list[str]:
+    """The keys of the jobs page's rows, in order."""
+    return re.findall(r'<tr data-key="([^"]*)"', html)
+
+
+async def logged_in(app: Dashboard) -> Client:
+    client = Client(app)
+    reply = await client.post("/login", {"token": TOKEN})
+    assert reply.status == 303
+    return client
+
+
+# ------------------------------------------------------------------ pages
+
+
+async def test_jobs_page_shows_each_job_with_schedule_state_and_next_run_in_both_zones(
+    autojump_clock: object,
+) -> None:
+    paris = ZoneInfo("Europe/Paris")
+    async with running() as s:
+        await s.add_job(tk.Cron("30 2 * * *", tz=paris), noop, name="nightly", key="nightly")
+        await s.add_job(tk.Interval(60), noop, name="poll")
+        await s.add_job(tk.Never(), noop, name="manual")
+        await s.add_job(tk.WeekdayTimes([("mon", "09:00"), ("fri", "17:30")]), noop, key="w")
+        await settle()  # taken in and planned
+        reply = await Client(Dashboard(s)).get("/")
+    assert reply.status == 200
+    assert reply.header("content-type") == "text/html; charset=utf-8"
+    html = reply.text
+    assert rows(html) == ["~2", "nightly", "w", "~3"]  # by next run; one that never runs last
+    assert "cron 30 2 * * *" in html
+    assert "every 1 min" in html
+    assert "manual only" in html
+    assert "mon 09:00, fri 17:30" in html
+    assert "At 02:30" in html  # the cron sentence of the "describe" extra
+    # 2027-03-28 02:30 does not exist in Paris: it runs when the clocks jump, 03:00 CEST.
+    assert '<time datetime="2027-03-28T01:00:00+00:00" data-local>2027-03-28 01:00:00 UTC' in html
+    assert "2027-03-28 03:00:00 CEST" in html
+    assert "scheduled" in html
+    assert "read-only" in html
+    assert '<form method="post" action="/actions/' not in html  # no actions when read-only
+
+
+async def test_jobs_page_filters_sorts_and_paginates(autojump_clock: object) -> None:
+    async with running() as s:
+        for n in range(120):
+            await s.add_job(
+                tk.Interval(60 + n), noop, name=f"{'alpha' if n % 2 else 'beta'}-{n:03}"
+            )
+        first = await s.add_job(tk.Interval(1), noop, name="alpha-paused", key="paused-one")
+        await s.pause_job(first)
+        await settle()  # taken in and planned
+        client = Client(Dashboard(s, page_size=50))
+        page1 = (await client.get("/")).text
+        assert len(rows(page1)) == 50
+        assert "page 1 of 3" in page1
+        page3 = (await client.get("/", page="3")).text
+        assert len(rows(page3)) == 21
+        assert "page 3 of 3" in page3
+        assert not set(rows(page1)) & set(rows(page3))
+        paused = (await client.get("/", state="paused")).text
+        assert rows(paused) == ["paused-one"]
+        alphas = (await client.get("/", name="ALPHA", sort="name", order="desc")).text
+        assert "page 1 of 2" in alphas
+        names = re.findall(r'<td class="name"><a [^>]*>([^<]*)</a>', alphas)
+        assert names[0] == "alpha-paused"
+        assert names == sorted(names, reverse=True)
+        assert all(name.startswith("alpha") for name in names)
+        beyond = (await client.get("/", page="99")).text  # past the end: the last page
+        assert "page 3 of 3" in beyond
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ({"page": "two"}, "page must be a whole number"),
+        ({"page": "0"}, "page must be 1 or more"),
+        ({"state": "sleeping"}, "state must be one of"),
+        ({"sort": "colour"}, "sort must be one of"),
+        ({"order": "up"}, "order must be asc or desc"),
+    ],
+)
+async def test_bad_query_parameters_are_a_400_naming_the_parameter(
+    query: dict[str, str], named: str, autojump_clock: object
+) -> None:
+    async with running() as s:
+        reply = await Client(Dashboard(s)).get("/", **query)
+    assert reply.status == 400
+    assert named in reply.text
+
+
+async def test_job_page_shows_definition_fires_with_dst_notes_runs_and_errors(
+    autojump_clock: object,
+) -> None:
+    paris = ZoneInfo("Europe/Paris")
+    async with running() as s:
+        cron = await s.add_job(tk.Cron("30 2 * * *", tz=paris), noop, key="nightly", timeout=5)
+        job = await s.add_job(tk.Once(START + timedelta(seconds=1)), broken, key="fails")
+        with s.subscribe(tk.JobFailed, tk.JobCompleted) as ended:
+            await ended.receive()
+        client = Client(Dashboard(s))
+        nightly = (await client.get("/job", key=cron.key)).text
+        failed = (await client.get("/job", key=job.key)).text
+        missing = await client.get("/job", key="nope")
+        keyless = await client.get("/job")
+    assert nightly.count("<li><time") == 10  # the next 10 fire times
+    assert "02:30 does not exist on 2027-03-28: runs at 03:00 CEST" in nightly  # the CLI's note
+    assert "Europe/Paris" in nightly
+    assert "5.00 s" in nightly
+    assert "ValueError" in failed
+    assert "Traceback" in failed
+    assert "errored" in failed
+    assert 'onerror="alert(2)"' not in failed  # the error message is text, not markup
+    assert "bad &lt;img src=x onerror=&#34;alert(2)&#34;&gt; input" in failed
+    assert (missing.status, keyless.status) == (404, 400)
+    assert "No job with key &#39;nope&#39;" in missing.text
+
+
+async def test_names_and_keys_with_html_render_as_text(autojump_clock: object) -> None:
+    async with running(store=tk.MemoryStore()) as s:
+        await s.add_job(tk.Interval(60), noop, name=XSS, key=f"k{XSS}")
+        await settle()  # taken in and planned
+        client = await logged_in(Dashboard(s, token=TOKEN))
+        jobs = (await client.get("/")).text
+        job = (await client.get("/job", key=f"k{XSS}")).text
+        searched = (await client.get("/", name=XSS)).text
+    for html in (jobs, job, searched):
+        assert XSS not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert rows(searched) == ["k&lt;script&gt;alert(1)&lt;/script&gt;"]
+
+
+async def test_metrics_page_shows_counters_gauges_and_histograms(autojump_clock: object) -> None:
+    async with running() as s:
+        job = await s.add_job(tk.Interval(1), noop, key="tick")
+        with s.subscribe(tk.RunFinished) as finished:
+            for _ in range(3):
+                await finished.receive()
+        await s.pause_job(job)
+        reply = await Client(Dashboard(s)).get("/metrics")
+    html = reply.text
+    assert reply.status == 200
+    assert '<td id="m-runs_succeeded">3</td>' in html
+    assert '<td id="m-jobs_paused">1</td>' in html
+    assert '<td id="m-workers_max">2</td>' in html
+    assert html.count("<svg") == 2
+    assert "Dispatch lateness" in html
+    assert "Run duration" in html
+    assert re.search(r"<title>≤ 1ms: 3</title>", html)  # three runs in the first bucket
+
+
+async def test_replicas_page_without_a_shared_store_says_so(autojump_clock: object) -> None:
+    async with running() as s:
+        reply = await Client(Dashboard(s)).get("/replicas")
+    assert reply.status == 200
+    assert "MemoryStore" in reply.text
+    assert "runs alone" in reply.text
+
+
+async def test_security_headers_and_static_files(autojump_clock: object) -> None:
+    async with running() as s:
+        client = Client(Dashboard(s))
+        page = await client.get("/")
+        css = await client.get("/static/dashboard.css")
+        js = await client.get("/static/dashboard.js")
+        missing = await client.get("/static/../_app.py")
+    policy = page.header("content-security-policy") or ""
+    assert "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert page.header("x-content-type-options") == "nosniff"
+    assert css.header("content-type") == "text/css; charset=utf-8"
+    assert b"body" in css.body
+    assert js.header("content-type") == "text/javascript; charset=utf-8"
+    assert missing.status == 404
+
+
+async def test_mounted_under_a_prefix_links_stay_under_it(autojump_clock: object) -> None:
+    async with running() as s:
+        await s.add_job(tk.Interval(60), noop, key="tick")
+        await settle()  # taken in and planned
+        client = Client(Dashboard(s, token=TOKEN), root="/ops/dash")
+        html = (await client.get("/")).text
+        login = await client.post("/login", {"token": TOKEN})
+        paused = await client.post(
+            "/actions/pause", {"key": "tick", "csrf": csrf_of((await client.get("/")).text)}
+        )
+    assert 'href="/ops/dash/static/dashboard.css"' in html
+    assert 'href="/ops/dash/job?key=tick"' in html
+    assert 'data-events="/ops/dash/events"' in html
+    assert login.header("location") == "/ops/dash/"
+    assert "Path=/ops/dash/" in (login.header("set-cookie") or "")
+    assert paused.header("location") == "/ops/dash/job?key=tick&done=paused"
+
+
+# ------------------------------------------------------------------ login and actions
+
+
+async def test_read_only_dashboard_refuses_every_action_and_offers_no_login(
+    autojump_clock: object,
+) -> None:
+    async with running() as s:
+        job = await s.add_job(tk.Interval(60), noop, key="tick")
+        await settle()  # taken in and planned
+        client = Client(Dashboard(s))
+        assert (await client.get("/login")).status == 403
+        assert (await client.post("/login", {"token": TOKEN})).status == 403
+        for action in ("pause", "resume", "trigger", "cancel", "interrupt"):
+            reply = await client.post(f"/actions/{action}", {"key": "tick", "csrf": "x"})
+            assert reply.status == 403
+            assert "read-only" in reply.text
+        assert s.get_job_details(job).state is tk.JobState.SCHEDULED
+        assert s.get_job_details(job).runs == 0
+
+
+async def test_login_sets_an_httponly_samesite_strict_session_cookie(
+    autojump_clock: object,
+) -> None:
+    async with running() as s:
+        app = Dashboard(s, token=TOKEN)
+        client = Client(app)
+        wrong = await client.post("/login", {"token": "not-the-token-at-all"})
+        assert wrong.status == 403
+        assert "not the token" in wrong.text
+        assert not client.cookies
+        reply = await client.post("/login", {"token": TOKEN})
+        secure = await Client(app, scheme="https").post("/login", {"token": TOKEN})
+    cookie = reply.header("set-cookie") or ""
+    assert reply.status == 303
+    assert "turnkeeper_session=" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
+    assert "Secure" not in cookie  # plain http, as on localhost
+    assert "Secure" in (secure.header("set-cookie") or "")  # over https (or behind a proxy)
+    assert TOKEN not in cookie  # the token itself never leaves the login form
+
+
+async def test_behind_a_trusted_proxy_the_cookie_is_secure(autojump_clock: object) -> None:
+    from hypercorn.middleware import ProxyFixMiddleware
+
+    async with running() as s:
+        dashboard: Any = Dashboard(s, token=TOKEN)  # hypercorn's ASGI types are narrower
+        app: Any = ProxyFixMiddleware(dashboard, mode="legacy", trusted_hops=1)
+        client = Client(app)
+        reply = await client.request(
+            "POST", "/login", form={"token": TOKEN}, headers={"x-forwarded-proto": "https"}
+        )
+    assert reply.status == 303
+    assert "Secure" in (reply.header("set-cookie") or "")
+
+
+async def test_actions_need_a_session_and_the_csrf_token(autojump_clock: object) -> None:
+    async with running() as s:
+        job = await s.add_job(tk.Interval(60), noop, key="tick")
+        await settle()  # taken in and planned
+        app = Dashboard(s, token=TOKEN)
+        anonymous = await Client(app).post("/actions/pause", {"key": "tick"})
+        assert anonymous.status == 403
+        assert "Log in" in anonymous.text
+        client = await logged_in(app)
+        csrf = csrf_of((await client.get("/")).text)
+        no_csrf = await client.post("/actions/pause", {"key": "tick"})
+        wrong_csrf = await client.post("/actions/pause", {"key": "tick", "csrf": "0" * 64})
+        forged = Client(app, cookies={"turnkeeper_session": "1.abc.def"})
+        forged_reply = await forged.post("/actions/pause", {"key": "tick", "csrf": csrf})
+        as_get = await client.get("/actions/pause")
+        as_json = await client.post(
+            "/actions/pause", body=b'{"key": "tick"}', content_type="application/json"
+        )
+        for reply in (no_csrf, wrong_csrf, forged_reply):
+            assert reply.status == 403
+        assert "CSRF" in no_csrf.text
+        assert "Log in" in forged_reply.text
+        assert (as_get.status, as_json.status) == (405, 415)
+        assert s.get_job_details(job).state is tk.JobState.SCHEDULED  # nothing happened
+
+        paused = await client.post("/actions/pause", {"key": "tick", "csrf": csrf})
+        assert paused.status == 303
+        assert s.get_job_details(job).state is tk.JobState.PAUSED
+        assert "Done: paused." in (await client.get(paused.header("location") or "")).text
+        other_session = await logged_in(app)  # a CSRF token belongs to its own session
+        assert (
+            await other_session.post("/actions/resume", {"key": "tick", "csrf": csrf})
+        ).status == 403
+        resumed = await client.post("/actions/resume", {"key": "tick", "csrf": csrf})
+        assert resumed.status == 303
+        assert s.get_job_details(job).state is tk.JobState.SCHEDULED
+
+
+async def test_trigger_cancel_and_interrupt_from_the_page(autojump_clock: object) -> None:
+    async with running() as s:
+        manual = await s.add_job(tk.Never(), noop, key="manual")
+        long = await s.add_job(tk.Never(), slow, key="long")
+        await settle()  # taken in and planned
+        client = await logged_in(Dashboard(s, token=TOKEN))
+        csrf = csrf_of((await client.get("/")).text)
+        with s.subscribe(tk.RunFinished) as finished:
+            reply = await client.post("/actions/trigger", {"key": "manual", "csrf": csrf})
+            assert reply.status == 303
+            event = await finished.receive()
+        assert event.job_id == manual
+        assert s.get_job_details(manual).runs == 1
+        with s.subscribe(tk.RunStarted) as started:
+            await client.post("/actions/trigger", {"key": "long", "csrf": csrf})
+            await started.receive()
+        page = (await client.get("/job", key="long")).text
+        assert 'data-action="interrupt"' in page  # offered while it runs
+        interrupted = await client.post("/actions/interrupt", {"key": "long", "csrf": csrf})
+        assert interrupted.status == 303
+        await trio.sleep(0.1)
+        assert s.get_job_details(long).last_runs[-1].outcome is tk.Outcome.CANCELLED
+        cancelled = await client.post("/actions/cancel", {"key": "manual", "csrf": csrf})
+        assert cancelled.status == 303
+        assert s.get_job_details(manual).state is tk.JobState.CANCELLED
+        again = await client.post("/actions/trigger", {"key": "manual", "csrf": csrf})
+        assert again.status == 409
+        assert "cancelled" in again.text
+        unknown = await client.post("/actions/reboot", {"key": "manual", "csrf": csrf})
+        missing = await client.post("/actions/pause", {"key": "gone", "csrf": csrf})
+        assert (unknown.status, missing.status) == (404, 404)
+
+
+async def test_action_redirects_only_within_the_dashboard(autojump_clock: object) -> None:
+    async with running() as s:
+        await s.add_job(tk.Interval(60), noop, key="tick")
+        await settle()  # taken in and planned
+        client = await logged_in(Dashboard(s, token=TOKEN))
+        csrf = csrf_of((await client.get("/")).text)
+        inside = await client.post(
+            "/actions/pause", {"key": "tick", "csrf": csrf, "back": "/?state=paused"}
+        )
+        outside = await client.post(
+            "/actions/resume", {"key": "tick", "csrf": csrf, "back": "//evil.example/"}
+        )
+    assert inside.header("location") == "/?state=paused&done=paused"
+    assert outside.header("location") == "/job?key=tick&done=resumed"
+
+
+async def test_logout_needs_csrf_and_ends_the_session(autojump_clock: object) -> None:
+    async with running() as s:
+        await s.add_job(tk.Interval(60), noop, key="tick")
+        await settle()  # taken in and planned
+        client = await logged_in(Dashboard(s, token=TOKEN))
+        csrf = csrf_of((await client.get("/")).text)
+        assert (await client.post("/logout", {})).status == 403
+        assert (await client.post("/logout", {"csrf": csrf})).status == 303
+        assert not client.cookies
+        assert "Log in" in (await client.get("/")).text
+        assert (await client.post("/actions/pause", {"key": "tick", "csrf": csrf})).status == 403
+
+
+async def test_actions_on_a_stopped_scheduler_are_refused_and_it_stays_readable(
+    autojump_clock: object,
+) -> None:
+    async with running() as s:
+        await s.add_job(tk.Interval(60), noop, key="tick")
+        await settle()  # taken in and planned
+        app = Dashboard(s, token=TOKEN)
+        client = await logged_in(app)
+        csrf = csrf_of((await client.get("/")).text)
+    reply = await client.post("/actions/pause", {"key": "tick", "csrf": csrf})
+    assert reply.status == 503
+    page = (await client.get("/")).text
+    assert "stopped" in page
+    assert rows(page) == ["tick"]
+
+
+# ------------------------------------------------------------------ live updates
+
+
+async def test_event_stream_sends_updates_and_ends_when_the_scheduler_stops(
+    autojump_clock: object,
+) -> None:
+    messages: list[bytes] = []
+    statuses: list[int] = []
+    gone = trio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+        elif message.get("body"):
+            messages.append(message["body"])
+
+    scope = {"type": "http", "method": "GET", "path": "/events", "root_path": "", "headers": []}
+    async with running() as s, trio.open_nursery() as nursery:
+        app = Dashboard(s)
+        nursery.start_soon(app, scope, receive, send)
+        await trio.sleep(0.01)
+        await s.add_job(tk.Never(), noop, key="manual")
+        await s.trigger_job(await s.add_job(tk.Never(), noop, key="other"))
+        await trio.sleep(1)
+        await s.shutdown_graceful()
+    text = b"".join(messages).decode()
+    assert statuses == [200]
+    updates = [json.loads(m[len("data: ") :]) for m in re.findall(r"^data: .*$", text, re.M)]
+    seen = [event for update in updates for event in update.get("events", [])]
+    assert {"type": "JobAdded", "key": "manual", "name": "noop"} in seen
+    assert {"type": "RunFinished", "key": "other", "name": "noop", "outcome": "succeeded"} in seen
+    assert text.rstrip().endswith("event: closed\ndata: {}")
+
+
+async def test_event_stream_keeps_alive_when_idle_and_stops_when_the_client_leaves(
+    autojump_clock: object,
+) -> None:
+    leave = trio.Event()
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        await leave.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: Any) -> None:
+        chunks.append(message.get("body", b""))
+
+    scope = {"type": "http", "method": "GET", "path": "/events", "root_path": "", "headers": []}
+    async with running() as s:
+        app = Dashboard(s)
+        with trio.fail_after(120):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(app, scope, receive, send)
+                await trio.sleep(61)  # idle: keep-alive comments only, every 15 s
+                leave.set()
+        assert b"".join(chunks).count(b": keep-alive\n\n") == 4
+        assert chunks[-1] == b""  # the response was ended
+        assert s.get_metrics_snapshot().events_dropped == 0
+
+
+# ------------------------------------------------------------------ arguments
+
+
+async def test_bad_arguments_are_typed_errors_naming_them(autojump_clock: object) -> None:
+    async with running() as s:
+        with pytest.raises(TypeError, match="scheduler must be"):
+            Dashboard("scheduler")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="token must be"):
+            Dashboard(s, token=12345678901234567)  # type: ignore[arg-type]
+        with pytest.raises(tk.InvalidArgument, match="token must be at least 16"):
+            Dashboard(s, token="short")
+        with pytest.raises(tk.InvalidArgument, match="page_size"):
+            Dashboard(s, page_size=0)
+        with pytest.raises(TypeError, match="page_size"):
+            Dashboard(s, page_size="50")  # type: ignore[arg-type]
+        with pytest.raises(tk.InvalidArgument, match="session_max_age"):
+            Dashboard(s, session_max_age=1)
+        assert Dashboard(s).read_only
+        assert not Dashboard(s, token=TOKEN).read_only
