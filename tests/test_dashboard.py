@@ -267,6 +267,15 @@ async def test_read_only_dashboard_refuses_every_action_and_offers_no_login(
         assert s.get_job_details(job).runs == 0
 
 
+async def test_the_login_page_is_not_live(autojump_clock: object) -> None:
+    async with running() as s:
+        client = Client(Dashboard(s, token=TOKEN))
+        login = (await client.get("/login")).text
+        jobs = (await client.get("/")).text
+    assert "data-events" not in login  # a refresh would wipe the token being typed
+    assert 'data-events="/events"' in jobs
+
+
 async def test_login_sets_an_httponly_samesite_strict_session_cookie(
     autojump_clock: object,
 ) -> None:
@@ -369,6 +378,17 @@ async def test_trigger_cancel_and_interrupt_from_the_page(autojump_clock: object
         again = await client.post("/actions/trigger", {"key": "manual", "csrf": csrf})
         assert again.status == 409
         assert "cancelled" in again.text
+        with s.subscribe(tk.RunStarted) as started:
+            await client.post("/actions/trigger", {"key": "long", "csrf": csrf})
+            await started.receive()
+        page = (await client.get("/job", key="long")).text
+        assert "Cancel and interrupt" in page
+        form = {"key": "long", "csrf": csrf, "interrupt": "1"}
+        assert (await client.post("/actions/cancel", form)).status == 303
+        await trio.sleep(0.1)
+        assert s.get_job_details(long).state is tk.JobState.CANCELLED
+        assert s.get_job_details(long).last_runs[-1].outcome is tk.Outcome.CANCELLED
+        assert s.get_job_details(long).runs == 2
         unknown = await client.post("/actions/reboot", {"key": "manual", "csrf": csrf})
         missing = await client.post("/actions/pause", {"key": "gone", "csrf": csrf})
         assert (unknown.status, missing.status) == (404, 404)

@@ -71,8 +71,10 @@ def new_page(browser: Any) -> tuple[Any, Any, list[str]]:
     return context, page, dialogs
 
 
-def login(page: Any, url: str) -> None:
+def login(page: Any, url: str, *, screenshot: bool = False) -> None:
     page.goto(f"{url}/login")
+    if screenshot:
+        shot(page, "login")
     page.fill("input[name=token]", TOKEN)
     page.click("button[type=submit]")
     page.wait_for_url(f"{url}/")
@@ -81,7 +83,7 @@ def login(page: Any, url: str) -> None:
 def test_pause_from_the_jobs_page_pauses_the_job(browser: Any) -> None:
     with Service(jobs, token=TOKEN) as service:
         context, page, _ = new_page(browser)
-        login(page, service.url)
+        login(page, service.url, screenshot=True)
         shot(page, "jobs", full_page=False)  # the first screenful of 65 jobs
         page.fill("input[name=name]", "daily")
         page.click("form.filters button[type=submit]")
@@ -140,13 +142,22 @@ def test_actions_without_the_token_are_refused(browser: Any) -> None:
             f"{service.url}/actions/pause", form={"key": "daily-report", "csrf": "guess"}
         )
         assert refused.status == 403
-        page.set_content(  # a cross-site form post: the session cookie is SameSite=Strict
+        login(page, service.url)  # now logged in: a forged form still fails
+        forged = (
             f'<form method="post" action="{service.url}/actions/cancel">'
             '<input name="key" value="daily-report"></form>'
         )
+        page.set_content(forged)  # from the dashboard's own origin: the cookie goes along
         page.evaluate("document.forms[0].submit()")
         page.wait_for_load_state()
-        assert "Log in" in page.inner_text("main")
+        assert "CSRF token is missing or wrong" in page.inner_text("main")
+        # From another site (localhost is another site than 127.0.0.1): SameSite=Strict keeps
+        # the session cookie from being sent at all.
+        page.goto(service.url.replace("127.0.0.1", "localhost") + "/static/dashboard.css")
+        page.set_content(forged)
+        page.evaluate("document.forms[0].submit()")
+        page.wait_for_load_state()
+        assert "Log in with the dashboard's token first" in page.inner_text("main")
         assert service.details(KEYS["report"]).state is tk.JobState.SCHEDULED
         context.close()
     with Service(jobs) as read_only:  # no token: read-only, no login at all
@@ -207,4 +218,40 @@ def test_replicas_page_lists_the_replicas_of_a_postgres_store(browser: Any, pg_d
         assert "live" in row.inner_text()
         expect(row.locator("td").nth(5)).to_have_text("65")  # it holds every job
         shot(page, "replicas")
+        context.close()
+
+
+def test_pages_read_completely_without_javascript(browser: Any) -> None:
+    with Service(jobs, token=TOKEN) as service:
+        context = browser.new_context(java_script_enabled=False)
+        page = context.new_page()
+        page.goto(f"{service.url}/?name=daily")
+        row = page.locator("tr[data-key='daily-report']")
+        assert "At 09:00, Monday through Friday" in row.inner_text()
+        assert row.locator("td.next").inner_text().endswith("09:00:00 UTC")  # UTC, not local
+        assert page.inner_text("#live") == "updates: refresh"  # the manual refresh link
+        page.click("#live a")
+        page.goto(f"{service.url}/job?key=flaky-sync")
+        assert page.locator("ol.fires li").count() == 10
+        page.goto(f"{service.url}/metrics")
+        assert page.locator("svg").count() == 2
+        context.close()
+
+
+def test_live_updates_never_wipe_what_the_operator_is_typing(browser: Any) -> None:
+    with Service(jobs, token=TOKEN) as service:
+        context, page, _ = new_page(browser)
+        page.goto(f"{service.url}/metrics")
+        page.wait_for_selector("#live[data-state='on']")
+        before = int(page.inner_text("#m-runs_started"))
+        expect(page.locator("#m-runs_started")).not_to_have_text(str(before))  # it is live
+        page.goto(f"{service.url}/")
+        page.wait_for_selector("#live[data-state='on']")
+        page.fill("input[name=name]", "dai")
+        page.click("h1")  # the field loses focus, keeping its unsent text
+        page.wait_for_timeout(2500)  # the poll job's runs report events all along
+        assert page.input_value("input[name=name]") == "dai"
+        page.click("form.filters button[type=submit]")
+        page.wait_for_url("**name=dai*")
+        assert page.locator("tr[data-key='daily-report']").count() == 1
         context.close()

@@ -487,6 +487,12 @@ async def test_replicas_are_listed_with_heartbeats_and_the_jobs_they_hold(pg_dsn
         assert all(r.live and not r.stopped and r.heartbeat_age < TTL for r in listed)
         assert sum(r.jobs_held for r in listed) == 6
         assert [r.this for r in listed if r.id == first.replica_id] == [True]
+        assert sum(r.attempts for r in listed) == 0
+        busy = await group[0].add_job(tk.Never(), slow, "s", key="busy")
+        await group[0].trigger_job(busy)
+        await STARTED.wait()
+        running = await first.replicas()
+        assert sum(r.attempts for r in running) == 1  # the attempt, on the replica holding it
         page = (await Client(Dashboard(group[0])).get("/replicas")).text
         assert first.replica_id in page
         assert second.replica_id in page

@@ -211,6 +211,8 @@ class ReplicaInfo:
     stopped: bool
     #: Jobs it holds an unexpired lease on: the jobs whose attempts it runs.
     jobs_held: int
+    #: Attempts in progress on those jobs (started, or about to start, under its lease).
+    attempts: int
     #: Whether it is live: not stopped, and heard from within the lease ttl.
     live: bool
     #: Whether this is the replica of the store that was asked.
@@ -649,9 +651,11 @@ class PostgresStore(JobStore):
             cur.execute(
                 "SELECT r.id, r.host, r.pid, r.started_at, "
                 "extract(epoch FROM now() - r.heartbeat_at)::float8, r.stopped_at IS NOT NULL, "
-                "(SELECT count(*) FROM turnkeeper_jobs j "
-                " WHERE j.owner = r.id AND j.lease_until > now()) "
-                "FROM turnkeeper_replicas r "
+                "held.jobs, held.attempts "
+                "FROM turnkeeper_replicas r CROSS JOIN LATERAL ("
+                " SELECT count(*) AS jobs, count(*) FILTER "
+                "  (WHERE jsonb_typeof(j.state -> 'run') = 'array') AS attempts "
+                " FROM turnkeeper_jobs j WHERE j.owner = r.id AND j.lease_until > now()) held "
                 "WHERE r.stopped_at IS NULL AND r.heartbeat_at > now() - make_interval(secs => %s) "
                 "OR coalesce(r.stopped_at, r.heartbeat_at) > now() - make_interval(secs => %s) "
                 "ORDER BY r.started_at DESC, r.id LIMIT 200",
@@ -667,10 +671,11 @@ class PostgresStore(JobStore):
                 heartbeat_age=max(0.0, float(age)),
                 stopped=bool(stopped),
                 jobs_held=int(held),
+                attempts=int(attempts),
                 live=not stopped and float(age) <= self.lease_ttl,
                 this=rid == self.replica_id,
             )
-            for rid, host, pid, started, age, stopped, held in found
+            for rid, host, pid, started, age, stopped, held, attempts in found
         )
 
     # ------------------------------------------------------------------ writes

@@ -25,17 +25,33 @@
   // Reload the page's data (not the whole page) when the scheduler reports events.
   let pending = false;
   let last = 0;
+  // Whether the operator is typing or choosing in a form: the page must not be swapped then.
+  function editing() {
+    const main = document.getElementById("main");
+    if (!main) return false;
+    const active = document.activeElement;
+    if (active && main.contains(active) && active.matches("input, select, textarea")) return true;
+    for (const field of main.querySelectorAll("input, textarea")) {
+      if (field.type !== "hidden" && field.value !== field.defaultValue) return true;
+    }
+    for (const option of main.querySelectorAll("option")) {
+      if (option.selected !== option.defaultSelected) return true;
+    }
+    return false;
+  }
+
   async function refresh() {
     pending = false;
     last = Date.now();
-    if (document.activeElement && document.activeElement.matches("input, select")) return;
+    if (editing()) return;
     try {
       const response = await fetch(window.location.href, { credentials: "same-origin" });
       if (!response.ok) return;
       const html = await response.text();
       const fresh = new DOMParser().parseFromString(html, "text/html").getElementById("main");
       const main = document.getElementById("main");
-      if (fresh && main) {
+      // Checked again: the operator may have started typing while the page was fetched.
+      if (fresh && main && !editing()) {
         localTimes(fresh);
         main.replaceWith(fresh);
       }
