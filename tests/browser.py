@@ -98,8 +98,10 @@ class Service:
         token: str | None = None,
         store: tk.abc.JobStore | None = None,
         title: str = "turnkeeper_trio",
+        app: Callable[[tk.Scheduler], Any] | None = None,
     ) -> None:
         self.setup = setup
+        self.app = app
         self.token = token
         self.store = store
         self.title = title
@@ -143,7 +145,11 @@ class Service:
             config.bind = ["127.0.0.1:0"]
             config.accesslog = None
             config.errorlog = None
-            app = Dashboard(scheduler, token=self.token, title=self.title)
+            app = (
+                Dashboard(scheduler, token=self.token, title=self.title)
+                if self.app is None
+                else self.app(scheduler)
+            )
             async with trio.open_nursery() as nursery:
                 urls: list[str] = await nursery.start(
                     lambda task_status: serve(

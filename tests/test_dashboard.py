@@ -410,6 +410,32 @@ async def test_action_redirects_only_within_the_dashboard(autojump_clock: object
     assert outside.header("location") == "/job?key=tick&done=resumed"
 
 
+async def test_sessions_hold_across_replicas_with_the_token_and_expire(
+    autojump_clock: object,
+) -> None:
+    async with running() as a, running() as b:
+        await a.add_job(tk.Interval(60), noop, key="tick")
+        await b.add_job(tk.Interval(60), noop, key="tick")
+        await settle()
+        client = await logged_in(Dashboard(a, token=TOKEN))
+        csrf = csrf_of((await client.get("/")).text)
+        other = Client(Dashboard(b, token=TOKEN), cookies=dict(client.cookies))
+        paused = await other.post("/actions/pause", {"key": "tick", "csrf": csrf})
+        assert paused.status == 303  # the same token signs the same sessions, on any replica
+        assert b.get_job_details(b.list_all_jobs()[0].id).state is tk.JobState.PAUSED
+        rotated = Client(Dashboard(b, token=TOKEN + "-rotated"), cookies=dict(client.cookies))
+        assert (await rotated.post("/actions/resume", {"key": "tick", "csrf": csrf})).status == 403
+
+        assert isinstance(a.wall_clock, MockWallClock)
+        a.wall_clock.jump(12 * 3600 - 10)  # a login lasts session_max_age (12 h by default)
+        assert (await client.get("/")).text.count('name="csrf"') > 1  # still logged in
+        a.wall_clock.jump(11)
+        expired = await client.post("/actions/pause", {"key": "tick", "csrf": csrf})
+        assert expired.status == 403
+        assert "Log in" in expired.text
+        assert a.get_job_details(a.list_all_jobs()[0].id).state is tk.JobState.SCHEDULED
+
+
 async def test_logout_needs_csrf_and_ends_the_session(autojump_clock: object) -> None:
     async with running() as s:
         await s.add_job(tk.Interval(60), noop, key="tick")

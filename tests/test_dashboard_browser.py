@@ -255,3 +255,22 @@ def test_live_updates_never_wipe_what_the_operator_is_typing(browser: Any) -> No
         page.wait_for_url("**name=dai*")
         assert page.locator("tr[data-key='daily-report']").count() == 1
         context.close()
+
+
+def test_the_example_service_mounts_the_dashboard(browser: Any) -> None:
+    from examples import web_service
+
+    with Service(web_service.add_jobs, app=lambda s: web_service.service_app(s, TOKEN)) as service:
+        context, page, _ = new_page(browser)
+        page.goto(f"{service.url}/dashboard/login")
+        page.fill("input[name=token]", TOKEN)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{service.url}/dashboard/")
+        page.wait_for_selector("#live[data-state='on']")  # the stream, under the mount path
+        row = page.locator("tr", has_text="rebuild-index")
+        row.locator("button[data-action='pause']").click()
+        page.wait_for_url("**/dashboard/?done=paused")
+        assert row.locator("span.state").inner_text() == "paused"
+        api = page.request.get(f"{service.url}/jobs").json()  # the service's own route
+        assert {job["name"]: job["state"] for job in api}["rebuild-index"] == "paused"
+        context.close()

@@ -16,7 +16,6 @@ import hmac
 import json
 import math
 import secrets
-import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -107,8 +106,9 @@ class Dashboard:
         token: the secret that enables actions (pause, resume, trigger, cancel, interrupt).
             Without it the dashboard is read-only and offers no login. With it, logging in
             by the token sets a session cookie (HttpOnly, SameSite=Strict, Secure over
-            https) valid for *session_max_age* seconds, and every state-changing request
-            must be a POST carrying the page's CSRF token. At least 16 characters.
+            https) valid for *session_max_age* seconds of the scheduler's wall clock, and
+            every state-changing request must be a POST carrying the page's CSRF token.
+            At least 16 characters.
         title: the name shown in the page header and the browser tab.
         page_size: jobs per page on the jobs page (1 to 1000).
         session_max_age: seconds a login lasts (60 to 30 days).
@@ -228,10 +228,15 @@ class Dashboard:
         if not hmac.compare_digest(mac, self._sign(f"session:{issued}:{nonce}")):
             return None
         try:
-            age = time.time() - int(issued)  # not scheduling: a login's age, in real time
+            age = self._now() - int(issued)
         except ValueError:
             return None
-        return nonce if 0 <= age <= self.session_max_age else None
+        # A minute's grace for replicas' clocks (they share the database's with PostgresStore).
+        return nonce if -60 <= age <= self.session_max_age else None
+
+    def _now(self) -> float:
+        """Now, by the scheduler's wall clock (the database's, with ``PostgresStore``)."""
+        return self.scheduler.wall_clock.now().timestamp()
 
     def _csrf(self, nonce: str) -> str:
         return self._sign(f"csrf:{nonce}")
@@ -437,7 +442,7 @@ class Dashboard:
         if not hmac.compare_digest(given, self._token_digest):
             return self._render(request, "login.html", status=403, wrong=True)
         nonce = secrets.token_urlsafe(18)
-        issued = str(int(time.time()))  # not scheduling: when the login happened
+        issued = str(int(self._now()))
         response = RedirectResponse(_base(request) + "/", status_code=303)
         response.set_cookie(
             _COOKIE,
