@@ -205,11 +205,17 @@ def check(obs: Observed) -> Verdict:
             failures.append(f"pause ignored: cmd-p started at {e.started_at:.3f} while paused")
     figures["pauses"] = len(windows)
 
-    # Triggers: each idempotency key (sent twice) runs at most once.
-    keys = {detail for kind, _, detail in obs.commands if kind == "trigger"}
+    # Triggers: each idempotency key (sent twice) runs at most once. Every key the commander
+    # sent counts, whether or not its calls returned: a call whose answer was lost to an
+    # outage may have been applied.
+    keys = {detail for kind, _, detail in obs.commands if kind in ("trigger", "trigger-called")}
     triggered = sum(1 for o in accepted.get("cmd-t", ()) if o.triggered)
     if triggered > len(keys):
-        failures.append(f"trigger ran {triggered} times for {len(keys)} idempotency keys")
+        failed = sum(1 for kind, _, _ in obs.commands if kind == "trigger-failed")
+        failures.append(
+            f"trigger ran {triggered} times for {len(keys)} idempotency keys "
+            f"({failed} calls failed)"
+        )
     figures["triggers"] = triggered
     figures["occurrences_accepted"] = len(obs.outcomes)
     figures["disruptions"] = len(obs.disruptions)

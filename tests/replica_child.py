@@ -125,6 +125,9 @@ async def commander(s: tk.Scheduler, ids: dict[str, tk.JobId]) -> None:
         await command("resume", s.resume_job, ids["cmd-p"])
         await command("update", s.update_job, ids["cmd-u"], args=(f"v{n}",))
         key = f"{os.getpid()}-{n}"
+        # Logged before the calls: a call that failed (an outage while it waited) may still
+        # have been applied, as any request whose answer was lost, so its key counts too.
+        await trio.to_thread.run_sync(_log, "trigger-called", repr(key))
         for _ in range(2):  # a retried request: runs once
             await command("trigger", s.trigger_job, ids["cmd-t"], idempotency_key=key)
         await trio.sleep(1.0)

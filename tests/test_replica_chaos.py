@@ -111,7 +111,7 @@ def test_the_checker_fails_on_a_start_while_paused(chaos_run: Observed) -> None:
 
 def test_the_checker_fails_on_a_trigger_that_ran_twice(chaos_run: Observed) -> None:
     trigger = next(o for o in chaos_run.outcomes if o.key == "cmd-t")
-    keys = {detail for kind, _, detail in chaos_run.commands if kind == "trigger"}
+    keys = {d for kind, _, d in chaos_run.commands if kind in ("trigger", "trigger-called")}
     extra = [trigger._replace(run_id=10**12 + n) for n in range(len(keys) + 1)]
     injected = chaos_run._replace(outcomes=[*chaos_run.outcomes, *extra])
     assert "idempotency keys" in _failures(injected)
