@@ -171,7 +171,7 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- --quick`` runs reduced sizes in about a minute.
     """
-    _install(session, "-e", ".[postgres,web]", *BENCH_DEPS)
+    _install(session, "-e", ".[postgres,web]", *BENCH_DEPS, *BROWSER_DEPS)
     session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 
