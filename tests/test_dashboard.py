@@ -324,6 +324,10 @@ async def test_actions_need_a_session_and_the_csrf_token(autojump_clock: object)
         csrf = csrf_of((await client.get("/")).text)
         no_csrf = await client.post("/actions/pause", {"key": "tick"})
         wrong_csrf = await client.post("/actions/pause", {"key": "tick", "csrf": "0" * 64})
+        odd = await client.post("/actions/pause", {"key": "tick", "csrf": "é" * 64})
+        assert odd.status == 403  # any characters are refused, not an error
+        accented = Client(app, cookies={"turnkeeper_session": "1.é.é"})
+        assert (await accented.post("/actions/pause", {"key": "tick", "csrf": "x"})).status == 403
         forged = Client(app, cookies={"turnkeeper_session": "1.abc.def"})
         forged_reply = await forged.post("/actions/pause", {"key": "tick", "csrf": csrf})
         as_get = await client.get("/actions/pause")

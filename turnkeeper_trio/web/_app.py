@@ -225,7 +225,7 @@ class Dashboard:
         if len(parts) != 3:
             return None
         issued, nonce, mac = parts
-        if not hmac.compare_digest(mac, self._sign(f"session:{issued}:{nonce}")):
+        if not _same(mac, self._sign(f"session:{issued}:{nonce}")):
             return None
         try:
             age = self._now() - int(issued)
@@ -247,7 +247,7 @@ class Dashboard:
         nonce = self._session(request)
         if nonce is None:
             raise _Refused(403, "Log in with the dashboard's token first.")
-        if not hmac.compare_digest(form.get("csrf", ""), self._csrf(nonce)):
+        if not _same(form.get("csrf", ""), self._csrf(nonce)):
             raise _Refused(403, "The form's CSRF token is missing or wrong: reload the page.")
 
     # ------------------------------------------------------------------ rendering
@@ -625,6 +625,11 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison of a client's text with ours (any characters: bytes)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
 
 
 def _route_path(scope: Scope) -> str:
