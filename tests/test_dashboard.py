@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import trio
+import trio.testing
 
 import turnkeeper_trio as tk
 from tests.asgi_client import Client, csrf_of
@@ -372,10 +373,11 @@ async def test_trigger_cancel_and_interrupt_from_the_page(autojump_clock: object
             await started.receive()
         page = (await client.get("/job", key="long")).text
         assert 'data-action="interrupt"' in page  # offered while it runs
-        interrupted = await client.post("/actions/interrupt", {"key": "long", "csrf": csrf})
-        assert interrupted.status == 303
-        await trio.sleep(0.1)
-        assert s.get_job_details(long).last_runs[-1].outcome is tk.Outcome.CANCELLED
+        with s.subscribe(tk.RunFinished) as finished:
+            interrupted = await client.post("/actions/interrupt", {"key": "long", "csrf": csrf})
+            assert interrupted.status == 303
+            assert (await finished.receive()).outcome is tk.Outcome.CANCELLED
+        assert s.get_job_details(long).state is tk.JobState.SCHEDULED  # only the attempt ended
         cancelled = await client.post("/actions/cancel", {"key": "manual", "csrf": csrf})
         assert cancelled.status == 303
         assert s.get_job_details(manual).state is tk.JobState.CANCELLED
@@ -388,8 +390,9 @@ async def test_trigger_cancel_and_interrupt_from_the_page(autojump_clock: object
         page = (await client.get("/job", key="long")).text
         assert "Cancel and interrupt" in page
         form = {"key": "long", "csrf": csrf, "interrupt": "1"}
-        assert (await client.post("/actions/cancel", form)).status == 303
-        await trio.sleep(0.1)
+        with s.subscribe(tk.RunFinished) as finished:
+            assert (await client.post("/actions/cancel", form)).status == 303
+            assert (await finished.receive()).outcome is tk.Outcome.CANCELLED
         assert s.get_job_details(long).state is tk.JobState.CANCELLED
         assert s.get_job_details(long).last_runs[-1].outcome is tk.Outcome.CANCELLED
         assert s.get_job_details(long).runs == 2
@@ -493,10 +496,12 @@ async def test_event_stream_sends_updates_and_ends_when_the_scheduler_stops(
     async with running() as s, trio.open_nursery() as nursery:
         app = Dashboard(s)
         nursery.start_soon(app, scope, receive, send)
-        await trio.sleep(0.01)
+        await trio.testing.wait_all_tasks_blocked()  # the stream has subscribed
         await s.add_job(tk.Never(), noop, key="manual")
-        await s.trigger_job(await s.add_job(tk.Never(), noop, key="other"))
-        await trio.sleep(1)
+        with s.subscribe(tk.RunFinished) as finished:
+            await s.trigger_job(await s.add_job(tk.Never(), noop, key="other"))
+            await finished.receive()
+        await trio.testing.wait_all_tasks_blocked()  # the stream has sent it
         await s.shutdown_graceful()
     text = b"".join(messages).decode()
     assert statuses == [200]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 import trio
 
 import turnkeeper_trio as tk
@@ -194,8 +193,6 @@ def test_a_job_named_like_a_script_renders_as_text(browser: Any) -> None:
 def test_metrics_and_replicas_pages_render(browser: Any) -> None:
     with Service(jobs, token=TOKEN) as service:
         context, page, _ = new_page(browser)
-        with pytest.raises(AssertionError):  # the checker: a page without charts is caught
-            assert page.locator("svg rect.bar").count() == 2 * 16
         page.goto(f"{service.url}/metrics")
         expect(page.locator("#m-runs_started")).not_to_have_text("0")
         assert page.locator("svg").count() == 2

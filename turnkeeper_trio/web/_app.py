@@ -456,11 +456,10 @@ class Dashboard:
         return response
 
     async def _logout(self, request: Request) -> Response:
-        try:
-            form = await _form(request)
-            self._authorize(request, form)
-        except _Refused as refused:
-            return self._error(request, refused)
+        return await self._guarded(request, self._log_out)
+
+    async def _log_out(self, request: Request) -> Response:
+        self._authorize(request, await _form(request))
         response = RedirectResponse(_base(request) + "/", status_code=303)
         response.delete_cookie(_COOKIE, path=_base(request) + "/", httponly=True, samesite="strict")
         return response
