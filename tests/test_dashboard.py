@@ -230,6 +230,29 @@ async def test_security_headers_and_static_files(autojump_clock: object) -> None
     assert missing.status == 404
 
 
+async def test_unknown_pages_and_wrong_methods_are_the_dashboards_pages_without_a_thread(
+    autojump_clock: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anyio.to_thread
+
+    async def no_thread(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the dashboard handed work to a worker thread")
+
+    # Starlette's own 404/405 handler runs in a worker thread in older releases.
+    monkeypatch.setattr(anyio.to_thread, "run_sync", no_thread)
+    async with running() as s:
+        client = Client(Dashboard(s, token=TOKEN))
+        nowhere = await client.get("/nowhere")
+        wrong_method = await client.get("/actions/pause")
+        logout_by_get = await client.get("/logout")
+    assert nowhere.status == 404
+    assert "no such page" in nowhere.text
+    assert nowhere.header("content-security-policy")  # the dashboard's own page and headers
+    assert (wrong_method.status, logout_by_get.status) == (405, 405)
+    assert "does not answer a GET request" in wrong_method.text
+    assert wrong_method.header("allow") == "POST"
+
+
 async def test_mounted_under_a_prefix_links_stay_under_it(autojump_clock: object) -> None:
     async with running() as s:
         await s.add_job(tk.Interval(60), noop, key="tick")

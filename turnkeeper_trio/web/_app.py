@@ -5,7 +5,9 @@ AnyIO), so its routing, request parsing, cookies and responses need not be writt
 Jinja2 escapes every value by default, which is what makes a job named
 ``<script>alert(1)</script>`` harmless. Nothing here starts a thread: the static files are
 read once, at construction, and served from memory (Starlette's ``StaticFiles`` would read
-them in a worker thread), and form bodies are parsed with the standard library.
+them in a worker thread), form bodies are parsed with the standard library, and Starlette's
+own refusals (404, 405) go through an async handler here (older Starlettes run their default
+one in a worker thread).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import trio
 try:
     import jinja2
     from starlette.applications import Starlette
+    from starlette.exceptions import HTTPException
     from starlette.requests import Request
     from starlette.responses import HTMLResponse, RedirectResponse, Response
     from starlette.routing import Route
@@ -195,7 +198,7 @@ class Dashboard:
             Route("/actions/{action}", self._action, methods=["POST"], name="action"),
             Route("/static/{name}", self._static_file, name="static"),
         ]
-        self._app = Starlette(routes=routes)
+        self._app = Starlette(routes=routes, exception_handlers={HTTPException: self._http_refusal})
         self._events = _EventStream(scheduler)
 
     @property
@@ -272,6 +275,19 @@ class Dashboard:
 
     def _error(self, request: Request, refused: _Refused) -> HTMLResponse:
         return self._render(request, "message.html", refused.status, message=refused.message)
+
+    async def _http_refusal(self, request: Request, exc: Exception) -> Response:
+        """Starlette's own refusals (no such page, wrong method) as the dashboard's pages."""
+        assert isinstance(exc, HTTPException)
+        if exc.status_code == 404:
+            message = "There is no such page on this dashboard."
+        elif exc.status_code == 405:
+            message = f"This address does not answer a {request.method} request."
+        else:  # pragma: no cover - Starlette raises no other status here
+            message = exc.detail
+        response = self._error(request, _Refused(exc.status_code, message))
+        response.headers.update(exc.headers or {})
+        return response
 
     async def _guarded(
         self, request: Request, handler: Callable[[Request], Awaitable[Response]]
