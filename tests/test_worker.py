@@ -159,3 +159,53 @@ async def test_a_healthy_run_logs_nothing_at_info(
     await _one_run(wall, _returns_true)
     job_lines = [r for r in caplog.records if "job" in r.getMessage()]
     assert job_lines == []
+
+
+async def _fails_while_cancelled() -> None:
+    try:
+        await trio.sleep_forever()
+    finally:
+        raise ValueError("cleanup failed")
+
+
+async def test_a_worker_runs_each_attempt_in_full_after_a_timeout_or_interrupt(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    # One worker runs everything, in order: whatever ended one attempt early (its timeout,
+    # an interrupt, a job that swallowed or replaced its cancellation) never reaches the next.
+    async def sleeps_10s() -> bool:
+        await trio.sleep(10)
+        return True
+
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        jobs = [
+            await s.add_job(tk.Once(START), _hangs, timeout=1),
+            await s.add_job(tk.Once(START), sleeps_10s),
+            await s.add_job(tk.Once(START), _swallows_cancel, timeout=2),
+            await s.add_job(tk.Once(START), sleeps_10s),
+            await s.add_job(tk.Once(START), _fails_while_cancelled, timeout=3),
+            await s.add_job(tk.Once(START), sleeps_10s, timeout=11),
+            await s.add_job(tk.Once(START), sleeps_10s),  # past the previous one's deadline
+            await s.add_job(tk.Once(START), _hangs),
+            await s.add_job(tk.Once(START), sleeps_10s),
+        ]
+        with s.subscribe(tk.RunStarted) as started:
+            while (await started.receive()).job_id != jobs[7]:
+                pass
+        assert await s.interrupt_job(jobs[7])
+        await trio.sleep(100)
+        runs = [s.get_job_details(job).last_runs[0] for job in jobs]
+    assert [r.outcome for r in runs] == [
+        tk.Outcome.TIMED_OUT,
+        tk.Outcome.SUCCEEDED,
+        tk.Outcome.TIMED_OUT,
+        tk.Outcome.SUCCEEDED,
+        tk.Outcome.ERRORED,
+        tk.Outcome.SUCCEEDED,
+        tk.Outcome.SUCCEEDED,
+        tk.Outcome.CANCELLED,
+        tk.Outcome.SUCCEEDED,
+    ]
+    assert [runs[i].duration for i in (0, 1, 2, 3, 4, 5, 6, 8)] == [1, 10, 2, 10, 3, 10, 10, 10]
+    assert runs[4].error is not None
+    assert runs[4].error.message == "cleanup failed"

@@ -1,4 +1,4 @@
-"""Workers: run one attempt at a time inside its own cancel scope, and report the outcome."""
+"""Workers: run one attempt at a time inside a cancel scope that is its own, and report it."""
 
 from __future__ import annotations
 
@@ -48,6 +48,9 @@ class Worker:
         # Sync `with`: closing a memory channel needs no checkpoint, so a KeyboardInterrupt
         # leaving a job is never replaced by a Cancelled raised while cleaning up.
         with receive:
+            if self.coordinator.journal is None:
+                await self._serve_in_memory(receive, report)
+                return
             if replica is None:
                 async for run in receive:
                     if not run.abandoned:  # else detached already: nobody waits for a report
@@ -61,6 +64,29 @@ class Worker:
                         await self._attempt(run, report)
                 finally:
                     replica.attempt_over(run)
+
+    async def _serve_in_memory(
+        self, receive: trio.MemoryReceiveChannel[Run], report: ReportQueue
+    ) -> None:
+        """Run attempt after attempt in one cancel scope, until one of them spends it.
+
+        Entering and leaving a cancel scope costs about as much as the rest of a no-op
+        attempt's work, so the scope is not made per attempt: it is each attempt's (its
+        ``Run.scope``, which ``interrupt`` cancels, and its deadline is the attempt's
+        timeout) and, once cancelled, it is left and a fresh one serves the next attempt.
+        A late interrupt cannot reach the next attempt: the coordinator applies an attempt's
+        report before any command, and interrupts only the attempt it shows running.
+        """
+        while True:
+            with trio.CancelScope() as scope:
+                async for run in receive:
+                    if run.abandoned:
+                        continue  # detached already: nobody waits for a report
+                    await self._attempt(run, report, scope)
+                    if scope.cancel_called:
+                        break  # spent (an interrupt, or a timeout): the next gets a new one
+                else:
+                    return  # the dispatch channel closed
 
     async def _gate(self, run: Run, replica: Replica) -> bool:
         """A replicated store: start only once the start is committed under the lease.
@@ -81,7 +107,15 @@ class Worker:
             await trio.sleep(early)
         return True
 
-    async def _attempt(self, run: Run, report: ReportQueue) -> None:
+    async def _attempt(
+        self, run: Run, report: ReportQueue, shared: trio.CancelScope | None = None
+    ) -> None:
+        """Run one attempt and report it, in the worker's *shared* scope or a scope of its own.
+
+        In *shared* (the in-memory path), the scope's own ``Cancelled`` leaves through here
+        (the scope catches it where the worker entered it); without, the attempt's scope is
+        entered around the job's code, inside the lease's when there is one.
+        """
         if self.coordinator.closing:
             report.put(Finished(run, None))
             return
@@ -94,7 +128,7 @@ class Worker:
         job = run.job
         fn, args, timeout = job.fn, job.args, job.timeout
         run.name = job.name
-        run.scope = scope = trio.CancelScope()
+        run.scope = scope = shared if shared is not None else trio.CancelScope()
         report.put(Started(run, started_at))
         token = _current_job.set(run)
         t0 = trio.current_time()
@@ -106,12 +140,11 @@ class Worker:
         journal = self.coordinator.journal
         lease = run.lease_scope
         try:
-            if journal is None:  # the common case: nothing else to enter or wait for
-                with scope:
-                    result = await fn(*args)
+            if shared is not None:  # the common case: nothing to enter or wait for
+                result = await fn(*args)
             else:
                 with lease if lease is not None else nullcontext(), scope:
-                    if job.on_crash == "skip":
+                    if job.on_crash == "skip" and journal is not None:
                         # At most once: the start is written before the job's code runs,
                         # so a crash from here on is never followed by another start of it.
                         self.coordinator.drain_reports()
@@ -133,11 +166,17 @@ class Worker:
             failure, propagate = split_job_exception(exc)
             if failure is not None:
                 outcome, error = Outcome.ERRORED, error_info(failure)
+            elif shared is not None and scope.cancel_called:
+                # The shared scope's Cancelled, on its way to the scope: interrupted or
+                # timed out, as a scope of the attempt's own would have classified it.
+                outcome = self._classify(run, scope, None)
             if propagate is exc:
                 raise
             assert propagate is not None  # an Exception alone was caught above
             raise propagate from None
         finally:
+            if timeout is not None and shared is not None:
+                scope.deadline = math.inf  # the next attempt in this scope has its own
             _current_job.reset(token)
             report.put(
                 Finished(
