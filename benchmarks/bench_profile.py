@@ -2,7 +2,7 @@
 
 The figure that explains the gap to the floor is the number of Python function calls per
 job: the floor makes about a hundred (two channel hops); turnkeeper_trio, with a third hop
-(the staging buffer), a cancel scope per attempt, records, metrics and planning, makes
+(the staging buffer), cancel scopes, records, metrics and planning, makes
 several times as many, and in CPython time goes roughly with calls.
 """
 
@@ -58,7 +58,7 @@ STAGES = {
     ("_scheduler.py", "_spec"): "of which the checks and the submission record",
     ("_coordinator.py", "ingest"): "intake: the job record, its first run planned",
     ("_coordinator.py", "next_dispatch"): "dispatch: the due run picked and decided, the run made",
-    ("_worker.py", "_attempt"): "worker: cancel scope, call the job, classify, report",
+    ("_worker.py", "_attempt"): "worker: call the job in its scope, classify, report",
     ("_planner.py", "started"): "start report applied: busy workers, lateness",
     ("_planner.py", "finished"): "outcome: record, metrics, the next occurrence planned",
 }
