@@ -66,6 +66,14 @@ async def logged_in(app: Dashboard) -> Client:
     return client
 
 
+async def ticking_session(s: tk.Scheduler) -> tuple[Client, str]:
+    """A job keyed "tick", taken in, and a logged-in client with its CSRF token."""
+    await s.add_job(tk.Interval(60), noop, key="tick")
+    await settle()
+    client = await logged_in(Dashboard(s, token=TOKEN))
+    return client, csrf_of((await client.get("/")).text)
+
+
 # ------------------------------------------------------------------ pages
 
 
@@ -426,10 +434,7 @@ async def test_trigger_cancel_and_interrupt_from_the_page(autojump_clock: object
 
 async def test_action_redirects_only_within_the_dashboard(autojump_clock: object) -> None:
     async with running() as s:
-        await s.add_job(tk.Interval(60), noop, key="tick")
-        await settle()  # taken in and planned
-        client = await logged_in(Dashboard(s, token=TOKEN))
-        csrf = csrf_of((await client.get("/")).text)
+        client, csrf = await ticking_session(s)
         inside = await client.post(
             "/actions/pause", {"key": "tick", "csrf": csrf, "back": "/?state=paused"}
         )
@@ -468,10 +473,7 @@ async def test_sessions_hold_across_replicas_with_the_token_and_expire(
 
 async def test_logout_needs_csrf_and_ends_the_session(autojump_clock: object) -> None:
     async with running() as s:
-        await s.add_job(tk.Interval(60), noop, key="tick")
-        await settle()  # taken in and planned
-        client = await logged_in(Dashboard(s, token=TOKEN))
-        csrf = csrf_of((await client.get("/")).text)
+        client, csrf = await ticking_session(s)
         assert (await client.post("/logout", {})).status == 403
         assert (await client.post("/logout", {"csrf": csrf})).status == 303
         assert not client.cookies
@@ -483,11 +485,7 @@ async def test_actions_on_a_stopped_scheduler_are_refused_and_it_stays_readable(
     autojump_clock: object,
 ) -> None:
     async with running() as s:
-        await s.add_job(tk.Interval(60), noop, key="tick")
-        await settle()  # taken in and planned
-        app = Dashboard(s, token=TOKEN)
-        client = await logged_in(app)
-        csrf = csrf_of((await client.get("/")).text)
+        client, csrf = await ticking_session(s)
     reply = await client.post("/actions/pause", {"key": "tick", "csrf": csrf})
     assert reply.status == 503
     page = (await client.get("/")).text

@@ -137,14 +137,15 @@ class Worker:
         outcome = Outcome.CANCELLED
         error: ErrorInfo | None = None
         result: object = None
-        journal = self.coordinator.journal
-        lease = run.lease_scope
         try:
             if shared is not None:  # the common case: nothing to enter or wait for
                 result = await fn(*args)
             else:
+                journal = self.coordinator.journal
+                assert journal is not None  # a scope per attempt only with a durable store
+                lease = run.lease_scope
                 with lease if lease is not None else nullcontext(), scope:
-                    if job.on_crash == "skip" and journal is not None:
+                    if job.on_crash == "skip":
                         # At most once: the start is written before the job's code runs,
                         # so a crash from here on is never followed by another start of it.
                         self.coordinator.drain_reports()
