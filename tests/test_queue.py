@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import random
 from collections.abc import Callable
 
 import pytest
@@ -121,9 +123,71 @@ class IndexedHeapQueueMachine(QueueMachine):
     make = tk.IndexedHeapQueue
 
 
+class TinyBlocks(tk.IndexedHeapQueue):
+    """The same layout with blocks of a few entries: every step splits or joins some."""
+
+    _SPLIT = 4
+    _MERGE = 2
+
+
+class TinyBlocksMachine(QueueMachine):
+    make = TinyBlocks
+
+
 STATEFUL = settings(max_examples=200, stateful_step_count=50)
 TestHeapQueue = STATEFUL(HeapQueueMachine).TestCase
 TestIndexedHeapQueue = STATEFUL(IndexedHeapQueueMachine).TestCase
+TestIndexedHeapQueueTinyBlocks = STATEFUL(TinyBlocksMachine).TestCase
+
+
+@pytest.mark.parametrize("make", [*STRATEGIES, TinyBlocks])
+def test_many_entries_come_out_in_order_after_moves_and_removals(
+    make: Callable[[], BuiltInQueue],
+) -> None:
+    # Enough entries for the real block sizes to split and join many times over.
+    rng = random.Random(17)
+    queue = make()
+    model: dict[int, tuple[float, int]] = {}
+    for seq in range(30_000):
+        key = rng.randrange(12_000)
+        if rng.random() < 0.3:
+            queue.remove(key)
+            model.pop(key, None)
+        else:
+            due = float(rng.randrange(-500, 5_000)) / 4  # many ties, and negative instants
+            queue.push(key, due)
+            model[key] = (due, seq)
+    assert len(queue) == len(model)
+    expected = sorted(model, key=lambda k: model[k])
+    assert [queue.pop() for _ in range(len(model))] == [(model[k][0], k) for k in expected]
+    assert queue.peek() is None
+
+
+def test_indexed_heap_queue_keeps_every_float_exactly() -> None:
+    queue = tk.IndexedHeapQueue()
+    dues = [1.7e9 + 0.123456789, -1e-300, 0.0, -0.0, 5e-324, -2.5, math.inf, -math.inf]
+    for key, due in enumerate(dues):
+        queue.push(key, due)
+    popped = [queue.pop() for _ in dues]
+    assert [due for due, _ in popped] == sorted(dues)
+    assert [key for _, key in popped][:3] == [7, 5, 1]  # -inf, -2.5, -1e-300
+
+
+@pytest.mark.parametrize("key", [-1, 2**64])
+def test_indexed_heap_queue_refuses_keys_out_of_range(key: int) -> None:
+    with pytest.raises(ValueError, match="key must be an int from 0 to 2\\*\\*64 - 1"):
+        tk.IndexedHeapQueue().push(key, 1.0)
+
+
+def test_indexed_heap_queue_refuses_a_nan_due() -> None:
+    queue = tk.IndexedHeapQueue()
+    queue.push(1, 5.0)
+    with pytest.raises(ValueError, match="due must not be NaN"):
+        queue.push(1, math.nan)
+    with pytest.raises(ValueError, match="due must not be NaN"):
+        queue.push(2, math.nan)
+    assert len(queue) == 1
+    assert queue.pop() == (5.0, 1)  # the refused move left the entry where it was
 
 
 class MinimalQueue(tk.abc.JobQueue):

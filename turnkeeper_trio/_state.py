@@ -40,13 +40,13 @@ class Phase(enum.Enum):
     CANCELLED = "cancelled"
     FAILED = "failed"
 
-    @property
-    def is_final(self) -> bool:
-        """Whether the job will never run again."""
-        return self in _FINAL
+    #: Whether the job will never run again (a plain attribute: read on every command).
+    is_final: bool
 
 
-_FINAL = frozenset({Phase.COMPLETED, Phase.CANCELLED, Phase.FAILED})
+for _phase in Phase:
+    _phase.is_final = _phase in (Phase.COMPLETED, Phase.CANCELLED, Phase.FAILED)
+del _phase
 _JOB_STATE = {
     Phase.PAUSED: JobState.PAUSED,
     Phase.COMPLETED: JobState.COMPLETED,
