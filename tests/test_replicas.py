@@ -114,6 +114,16 @@ def recorded(dsn: str, key: str) -> list[tuple[float, str]]:
         ).fetchall()
 
 
+def stored_run(dsn: str, key: str) -> list[Any]:
+    """The attempt the database holds for *key*, as its holder stored it (``[]`` if none)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT state -> 'run' FROM turnkeeper_jobs WHERE key = %s", (key,)
+        ).fetchone()
+    run = row[0] if row is not None else None
+    return list(run) if run else [None] * 5
+
+
 async def eventually(predicate: Callable[[], object], within: float = 5.0) -> None:
     """Wait until *predicate* holds: what another replica (or the database) does is seen
     from outside only, so this looks every 20 ms, and fails the test after *within*."""
@@ -221,6 +231,9 @@ async def test_an_attempt_whose_lease_is_lost_is_cancelled_and_not_recorded(
         await a.trigger_job(job)
         with trio.fail_after(5):
             await STARTED.wait()
+        # The start was committed before the attempt began; the attempt's "started" mark
+        # follows it to the database a moment later. Steal the job once it is there.
+        await eventually(lambda: stored_run(pg_dsn, "stolen")[4])
         # Another replica "takes the job over" (as one would once the lease lapsed).
         with psycopg.connect(pg_dsn) as conn:
             conn.execute(

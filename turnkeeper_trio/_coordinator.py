@@ -168,7 +168,7 @@ class Coordinator:
                 heapq.heappush(self._soon, (soon, token, key))
                 self.dispatcher.wake_at(soon)
         if new.phase is not old.phase:  # the table counts paused and finished jobs
-            self.table.state_changed(job, old.job_state, new.job_state)
+            self.table.phase_changed(job, old.phase, new.phase)
 
     def _step(
         self,

@@ -108,7 +108,8 @@ class Observer:
     def cancelled(self, job: Job) -> None:
         """*job* was cancelled."""
         self.metrics.jobs_cancelled += 1
-        self.emit(lambda at: ev.JobCancelled(at, job.id, job.name))
+        if self.events.subscribers:
+            self.emit(lambda at: ev.JobCancelled(at, job.id, job.name))
         self.debug("job cancelled", job)
 
     def paused(self, job: Job) -> None:

@@ -1,7 +1,7 @@
 """The job table: one scheduler's jobs by number, and how long finished ones are kept.
 
 It holds the records and the counts the gauges show (live, paused); which state a job is in
-is the coordinator's decision, told to the table through :meth:`JobTable.state_changed`.
+is the coordinator's decision, told to the table through :meth:`JobTable.phase_changed`.
 Finished jobs stay queryable until more than ``retention`` have finished or they are older
 than ``retention_age`` seconds of Trio time, so memory stays bounded.
 """
@@ -18,7 +18,8 @@ import trio
 from ._compat import in_trio_run
 from ._exceptions import InvalidArgument
 from ._job import Job
-from ._models import JobId, JobState
+from ._models import JobId
+from ._state import Phase
 
 __all__ = ["JobTable"]
 
@@ -68,11 +69,11 @@ class JobTable:
             )
         return job_id
 
-    def state_changed(self, job: Job, old: JobState, new: JobState) -> None:
-        """Keep the counts right for a job that went from *old* to *new*."""
-        if old is JobState.PAUSED:
+    def phase_changed(self, job: Job, old: Phase, new: Phase) -> None:
+        """Keep the counts right for a job that went from phase *old* to *new*."""
+        if old is Phase.PAUSED:
             self.paused -= 1
-        if new is JobState.PAUSED:
+        if new is Phase.PAUSED:
             self.paused += 1
         if new.is_final:
             self.live -= 1
