@@ -179,6 +179,16 @@ def test_indexed_heap_queue_refuses_keys_out_of_range(key: int) -> None:
         tk.IndexedHeapQueue().push(key, 1.0)
 
 
+@pytest.mark.parametrize(("key", "due"), [(1.5, 1.0), ("1", 1.0), (1, "soon"), (1, None)])
+def test_indexed_heap_queue_refuses_keys_and_dues_of_the_wrong_type(
+    key: object, due: object
+) -> None:
+    queue = tk.IndexedHeapQueue()
+    with pytest.raises(TypeError, match="push: key must be an int and due a float"):
+        queue.push(key, due)  # type: ignore[arg-type]
+    assert len(queue) == 0
+
+
 def test_indexed_heap_queue_refuses_a_nan_due() -> None:
     queue = tk.IndexedHeapQueue()
     queue.push(1, 5.0)

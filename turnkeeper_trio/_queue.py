@@ -195,9 +195,14 @@ class IndexedHeapQueue(JobQueue):
 
     def push(self, key: int, due: float) -> None:
         """Insert *key*, or move it if it is already queued, in O(log n)."""
+        try:
+            entry = (((_sortable(due) << 64) | next(self._counter)) << 64) | key
+        except TypeError:
+            raise TypeError(
+                f"push: key must be an int and due a float, got {key!r} and {due!r}"
+            ) from None
         if not 0 <= key <= _KEY_MASK:
             raise ValueError(f"key must be an int from 0 to 2**64 - 1, not {key!r}")
-        entry = (((_sortable(due) << 64) | next(self._counter)) << 64) | key
         entries = self._entries
         old = entries.get(key)
         if old is not None:
