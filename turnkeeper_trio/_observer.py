@@ -108,8 +108,7 @@ class Observer:
     def cancelled(self, job: Job) -> None:
         """*job* was cancelled."""
         self.metrics.jobs_cancelled += 1
-        if self.events.subscribers:
-            self.emit(lambda at: ev.JobCancelled(at, job.id, job.name))
+        self.emit(lambda at: ev.JobCancelled(at, job.id, job.name))
         self.debug("job cancelled", job)
 
     def paused(self, job: Job) -> None:

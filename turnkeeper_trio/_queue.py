@@ -223,9 +223,7 @@ class IndexedHeapQueue(JobQueue):
             block = self._blocks[index]
             insort(block, entry)
         if len(block) > self._SPLIT:
-            half = len(block) >> 1
-            self._blocks[index : index + 1] = block[:half], block[half:]
-            lasts[index : index + 1] = block[half - 1], block[-1]
+            self._put(index, 1, block)
 
     def _discard(self, entry: int) -> None:
         lasts = self._lasts
@@ -249,14 +247,17 @@ class IndexedHeapQueue(JobQueue):
             lasts[0] = block[-1]
             return
         first = index if index + 1 < len(blocks) else index - 1
-        joined = blocks[first] + blocks[first + 1]
-        if len(joined) > self._SPLIT:
-            half = len(joined) >> 1
-            blocks[first : first + 2] = joined[:half], joined[half:]
-            lasts[first : first + 2] = joined[half - 1], joined[-1]
+        self._put(first, 2, blocks[first] + blocks[first + 1])
+
+    def _put(self, index: int, count: int, block: list[int]) -> None:
+        """Put *block* in place of the *count* blocks at *index*, in halves if too long."""
+        if len(block) > self._SPLIT:
+            half = len(block) >> 1
+            self._blocks[index : index + count] = block[:half], block[half:]
+            self._lasts[index : index + count] = block[half - 1], block[-1]
         else:
-            blocks[first : first + 2] = (joined,)
-            lasts[first : first + 2] = (joined[-1],)
+            self._blocks[index : index + count] = (block,)
+            self._lasts[index : index + count] = (block[-1],)
 
     def remove(self, key: int) -> None:
         """Remove *key* now, in O(log n)."""

@@ -78,10 +78,8 @@ class JobTable:
         if new.is_final:
             self.live -= 1
             now = trio.current_time()
-            order = self._finished_order
-            order.append((job.id.value, now))
-            if len(order) > self.retention or order[0][1] < now - self.retention_age:
-                self._sweep(now - self.retention_age)
+            self._finished_order.append((job.id.value, now))
+            self._sweep(now - self.retention_age)
 
     def forget_finished(self) -> None:
         """Drop finished jobs beyond the retention count or older than the retention age."""
