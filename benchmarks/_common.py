@@ -8,6 +8,8 @@ import platform
 import resource
 import sys
 import time
+from collections import deque
+from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
 
 import trio
@@ -100,5 +102,86 @@ async def floor(n: int) -> float:
         nursery.start_soon(feed)
         for _ in range(n):
             await done_receive.receive()
+        nursery.cancel_scope.cancel()
+    return time.perf_counter() - start
+
+
+async def architecture(n: int, batched: bool) -> float:
+    """Seconds for *n* no-op runs through turnkeeper_trio's tasks and hops, with no logic.
+
+    The bound of the design itself, measured beside the floor: the same tasks handing work
+    over the same way as the scheduler, doing nothing else.  A submission goes, one per
+    call and one checkpoint each (``add_job``), into a staging buffer that an intake task
+    moves into the run queue, or a batch at a time (``add_jobs``) straight into the queue in
+    the caller's task; a dispatcher hands each run to one of W workers through a zero-size
+    channel (without blocking while a worker waits), parking when nothing is queued; each
+    worker reports a start and a finish into a report queue that the intake task and the
+    dispatcher drain.  Its figures bound what any scheduling logic on top can reach: the
+    difference to the scheduler's is that logic's cost per job.
+    """
+    job = Countdown(n)
+    staging: deque[Callable[[], Awaitable[None]]] = deque()
+    queue: deque[Callable[[], Awaitable[None]]] = deque()
+    reports: deque[tuple[bool, Callable[[], Awaitable[None]]]] = deque()
+    arrived = trio.lowlevel.ParkingLot()  # the intake's: submissions and reports
+    planned = trio.lowlevel.ParkingLot()  # the dispatcher's
+    send, receive = trio.open_memory_channel[Callable[[], Awaitable[None]]](0)
+
+    def drain() -> None:
+        while reports:
+            reports.popleft()
+
+    async def worker() -> None:
+        async for fn in receive:
+            reports.append((True, fn))
+            await fn()
+            reports.append((False, fn))
+            if arrived:
+                arrived.unpark_all()
+
+    async def dispatcher() -> None:
+        while True:
+            drain()
+            if not queue:
+                await planned.park()
+                continue
+            fn = queue.popleft()
+            try:
+                send.send_nowait(fn)
+            except trio.WouldBlock:
+                await send.send(fn)
+
+    async def intake() -> None:
+        while True:
+            if staging or reports:
+                await trio.lowlevel.checkpoint()
+            else:
+                await arrived.park()
+            drain()
+            if staging:
+                queue.extend(staging)
+                staging.clear()
+                if planned:
+                    planned.unpark_all()
+
+    start = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for _ in range(WORKERS):
+            nursery.start_soon(worker)
+        nursery.start_soon(dispatcher)
+        nursery.start_soon(intake)
+        if batched:
+            for first in range(0, n, 1_000):
+                queue.extend(job for _ in range(min(1_000, n - first)))
+                if planned:
+                    planned.unpark_all()
+                await trio.lowlevel.cancel_shielded_checkpoint()
+        else:
+            for _ in range(n):
+                staging.append(job)
+                if arrived:
+                    arrived.unpark_all()
+                await trio.lowlevel.cancel_shielded_checkpoint()
+        await job.done.wait()
         nursery.cancel_scope.cancel()
     return time.perf_counter() - start

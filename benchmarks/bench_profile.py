@@ -1,9 +1,11 @@
 """Where dispatch time goes: cProfile of the throughput workload, against the floor.
 
 The figure that explains the gap to the floor is the number of Python function calls per
-job: the floor makes about a hundred (two channel hops); turnkeeper_trio, with a third hop
-(the staging buffer), cancel scopes, records, metrics and planning, makes
-several times as many, and in CPython time goes roughly with calls.
+job: the floor makes about a hundred (two channel hops), and so do turnkeeper_trio's tasks
+and hops alone (the architecture without its logic; half that with batches);
+turnkeeper_trio, with its checks, records,
+metrics and planning, makes several times as many, and in CPython time goes roughly with
+calls.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ import trio
 
 import turnkeeper_trio as tk
 
-from ._common import floor
-from .bench_dispatch import turnkeeper
+from ._common import architecture, floor
+from .bench_dispatch import turnkeeper, turnkeeper_batched
 
 N = 20_000
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,16 +79,27 @@ def _stages(stats: pstats.Stats) -> list[tuple[str, float]]:
 
 def report() -> str:
     """Calls per job and own time by module, for the floor and for turnkeeper_trio."""
-    floor_stats = _profile(floor, N)
+    calls = {
+        name: _total_calls(_profile(fn, *args)) / N
+        for name, fn, args in (
+            ("floor", floor, (N,)),
+            ("alone", architecture, (N, False)),
+            ("alone batched", architecture, (N, True)),
+            ("batched", turnkeeper_batched, (N, tk.IndexedHeapQueue())),
+        )
+    }
     ours = _profile(turnkeeper, N, tk.IndexedHeapQueue())
-    floor_calls, our_calls = _total_calls(floor_stats) / N, _total_calls(ours) / N
+    our_calls = _total_calls(ours) / N
     areas = _by_area(ours)
     total = sum(areas.values())
     lines = [
         f"### Profile of the throughput workload (cProfile, N = {N:,}, IndexedHeapQueue)",
         "",
-        f"Python function calls per job: raw-Trio floor {floor_calls:.0f}, "
-        f"turnkeeper_trio {our_calls:.0f} ({our_calls / floor_calls:.1f}x).",
+        f"Python function calls per job: raw-Trio floor {calls['floor']:.0f}; with one job "
+        f"per call, the architecture alone {calls['alone']:.0f} and turnkeeper_trio "
+        f"{our_calls:.0f}; with `add_jobs` batches, the architecture alone "
+        f"{calls['alone batched']:.0f} and turnkeeper_trio {calls['batched']:.0f}.  The "
+        "tables below profile one job per call.",
         "",
         "| where the time is spent (own time) | share |",
         "|---|---:|",
