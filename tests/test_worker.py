@@ -188,11 +188,14 @@ async def test_a_worker_runs_each_attempt_in_full_after_a_timeout_or_interrupt(
             await s.add_job(tk.Once(START), sleeps_10s),  # past the previous one's deadline
             await s.add_job(tk.Once(START), _hangs),
             await s.add_job(tk.Once(START), sleeps_10s),
+            await s.add_job(tk.Once(START), _swallows_cancel),  # interrupted, returns anyway
+            await s.add_job(tk.Once(START), sleeps_10s),
         ]
         with s.subscribe(tk.RunStarted) as started:
-            while (await started.receive()).job_id != jobs[7]:
-                pass
-        assert await s.interrupt_job(jobs[7])
+            for interrupted in (jobs[7], jobs[9]):
+                while (await started.receive()).job_id != interrupted:
+                    pass
+                assert await s.interrupt_job(interrupted)
         await trio.sleep(100)
         runs = [s.get_job_details(job).last_runs[0] for job in jobs]
     assert [r.outcome for r in runs] == [
@@ -205,7 +208,10 @@ async def test_a_worker_runs_each_attempt_in_full_after_a_timeout_or_interrupt(
         tk.Outcome.SUCCEEDED,
         tk.Outcome.CANCELLED,
         tk.Outcome.SUCCEEDED,
+        tk.Outcome.CANCELLED,
+        tk.Outcome.SUCCEEDED,
     ]
-    assert [runs[i].duration for i in (0, 1, 2, 3, 4, 5, 6, 8)] == [1, 10, 2, 10, 3, 10, 10, 10]
+    durations = [runs[i].duration for i in (0, 1, 2, 3, 4, 5, 6, 8, 10)]
+    assert durations == [1, 10, 2, 10, 3, 10, 10, 10, 10]
     assert runs[4].error is not None
     assert runs[4].error.message == "cleanup failed"

@@ -82,8 +82,7 @@ class Worker:
                 async for run in receive:
                     if run.abandoned:
                         continue  # detached already: nobody waits for a report
-                    await self._attempt(run, report, scope)
-                    if scope.cancel_called:
+                    if await self._attempt(run, report, scope):
                         break  # spent (an interrupt, or a timeout): the next gets a new one
                 else:
                     return  # the dispatch channel closed
@@ -109,20 +108,21 @@ class Worker:
 
     async def _attempt(
         self, run: Run, report: ReportQueue, shared: trio.CancelScope | None = None
-    ) -> None:
+    ) -> bool:
         """Run one attempt and report it, in the worker's *shared* scope or a scope of its own.
 
         In *shared* (the in-memory path), the scope's own ``Cancelled`` leaves through here
         (the scope catches it where the worker entered it); without, the attempt's scope is
-        entered around the job's code, inside the lease's when there is one.
+        entered around the job's code, inside the lease's when there is one.  Returns whether
+        the attempt spent its scope (an interrupt, or its timeout).
         """
         if self.coordinator.closing:
             report.put(Finished(run, None))
-            return
+            return False
         started_at = self.wall_clock.now()
         if run.start_by < math.inf and started_at.timestamp() > run.start_by:
             report.put(Finished(run, None, late=True))
-            return
+            return False
         # Updates apply from the next attempt: one that waited for a worker starts with the
         # job's settings as they are now, not as they were when it was dispatched.
         job = run.job
@@ -151,7 +151,7 @@ class Worker:
                         self.coordinator.drain_reports()
                         await journal.wait_saved()
                     result = await fn(*args)
-            classified = self._classify(run, scope, result)
+            classified = self._classify(run, scope, timeout is not None, result)
             if classified is not Outcome.CANCELLED:
                 # A shutdown that cancelled the job, which swallowed it and returned: the
                 # attempt is recorded as cancelled, and the Cancelled goes on.
@@ -170,12 +170,15 @@ class Worker:
             elif shared is not None and scope.cancel_called:
                 # The shared scope's Cancelled, on its way to the scope: interrupted or
                 # timed out, as a scope of the attempt's own would have classified it.
-                outcome = self._classify(run, scope, None)
+                outcome = self._classify(run, scope, timeout is not None, None)
             if propagate is exc:
                 raise
             assert propagate is not None  # an Exception alone was caught above
             raise propagate from None
         finally:
+            # Only an interrupt (which marks the run first) or the attempt's deadline cancels
+            # its scope: without a timeout, the flag says it without asking the scope.
+            spent = run.interrupted or (timeout is not None and scope.cancel_called)
             if timeout is not None and shared is not None:
                 scope.deadline = math.inf  # the next attempt in this scope has its own
             _current_job.reset(token)
@@ -190,13 +193,15 @@ class Worker:
                     error,
                 )
             )
+        return spent
 
     @staticmethod
-    def _classify(run: Run, scope: trio.CancelScope, result: object) -> Outcome:
+    def _classify(run: Run, scope: trio.CancelScope, timed: bool, result: object) -> Outcome:
+        """The outcome of an attempt that returned *result*; *timed*: it had a timeout."""
         lease = run.lease_scope
         if lease is not None and lease.cancel_called:
             return Outcome.CANCELLED  # the lease ran out: the outcome is fenced anyway
-        if scope.cancel_called:
+        if run.interrupted or (timed and scope.cancel_called):
             # Timed out or interrupted, even if the job caught Cancelled and returned.
             return Outcome.CANCELLED if run.interrupted else Outcome.TIMED_OUT
         return Outcome.FAILED if result is False else Outcome.SUCCEEDED
