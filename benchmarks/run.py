@@ -60,8 +60,9 @@ CHANGES = """\
 - A worker (in memory) runs attempt after attempt in one cancel scope, which is each
   attempt's scope (`interrupt` cancels it, its deadline is the attempt's timeout) until one
   spends it, then takes a fresh one: entering and leaving a scope per attempt cost about as
-  much as the rest of a no-op attempt.  Durable stores keep a scope per attempt, inside the
-  lease's.  Workers build `JobContext` only when the job calls `current_job()`, and detect a
+  much as the rest of a no-op attempt.  It tells a spent scope from the run's interrupt flag
+  and its timeout instead of asking the scope (a Trio clock read) twice per attempt.
+  Durable stores keep a scope per attempt, inside the lease's.  Workers build `JobContext` only when the job calls `current_job()`, and detect a
   cancel swallowed by the job with `checkpoint_if_cancelled` instead of walking the
   cancel-scope tree for the deadline.
 - Instants stay aware datetimes on the hot path (not plain floats): under the profiler,
