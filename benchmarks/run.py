@@ -62,9 +62,9 @@ CHANGES = """\
   spends it, then takes a fresh one: entering and leaving a scope per attempt cost about as
   much as the rest of a no-op attempt.  It tells a spent scope from the run's interrupt flag
   and its timeout instead of asking the scope (a Trio clock read) twice per attempt.
-  Durable stores keep a scope per attempt, inside the lease's.  Workers build `JobContext` only when the job calls `current_job()`, and detect a
-  cancel swallowed by the job with `checkpoint_if_cancelled` instead of walking the
-  cancel-scope tree for the deadline.
+  Durable stores keep a scope per attempt, inside the lease's.  Workers build `JobContext`
+  only when the job calls `current_job()`, and detect a cancel swallowed by the job with
+  `checkpoint_if_cancelled` instead of walking the cancel-scope tree for the deadline.
 - Instants stay aware datetimes on the hot path (not plain floats): under the profiler,
   reading the clocks and converting instants (`now`, `timestamp()`, `utcoffset()`) is 3-4 %
   of the time, less than any one stage, while the schedules, the stores and every record
@@ -239,7 +239,7 @@ def _targets(raw: dict[str, Any]) -> str:
             f"throughput at N = {int(big):,} >= 0.35x the floor with `add_job`",
             f"{single[big] / floor[big]:.2f}x",
             single[big] / floor[big] >= 0.35,
-            _bound(found.get("add_job"), "one checkpoint per call (a pass of Trio's run loop)"),
+            _bound(found.get("add_job"), "one checkpoint, a pass of Trio's run loop, per call"),
         ),
         (
             f"throughput at N = {int(big):,} >= 0.5x the floor with `add_jobs`",
