@@ -3,9 +3,8 @@
 The figure that explains the gap to the floor is the number of Python function calls per
 job: the floor makes about a hundred (two channel hops), and so do turnkeeper_trio's tasks
 and hops alone (the architecture without its logic; half that with batches);
-turnkeeper_trio, with its checks, records,
-metrics and planning, makes several times as many, and in CPython time goes roughly with
-calls.
+turnkeeper_trio, with its checks, records, metrics and planning, makes several times as
+many, and in CPython time goes roughly with calls.
 """
 
 from __future__ import annotations

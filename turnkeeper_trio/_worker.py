@@ -176,9 +176,7 @@ class Worker:
             assert propagate is not None  # an Exception alone was caught above
             raise propagate from None
         finally:
-            # Only an interrupt (which marks the run first) or the attempt's deadline cancels
-            # its scope: without a timeout, the flag says it without asking the scope.
-            spent = run.interrupted or (timeout is not None and scope.cancel_called)
+            spent = shared is not None and self._spent(run, scope, timeout is not None)
             if timeout is not None and shared is not None:
                 scope.deadline = math.inf  # the next attempt in this scope has its own
             _current_job.reset(token)
@@ -196,12 +194,21 @@ class Worker:
         return spent
 
     @staticmethod
-    def _classify(run: Run, scope: trio.CancelScope, timed: bool, result: object) -> Outcome:
+    def _spent(run: Run, scope: trio.CancelScope, timed: bool) -> bool:
+        """Whether the attempt's *scope* is cancelled; *timed*: the attempt had a timeout.
+
+        Only an interrupt (which marks the run first) or the attempt's deadline cancels it,
+        so without a timeout the flag says it without asking the scope (a Trio clock read).
+        """
+        return run.interrupted or (timed and scope.cancel_called)
+
+    @classmethod
+    def _classify(cls, run: Run, scope: trio.CancelScope, timed: bool, result: object) -> Outcome:
         """The outcome of an attempt that returned *result*; *timed*: it had a timeout."""
         lease = run.lease_scope
         if lease is not None and lease.cancel_called:
             return Outcome.CANCELLED  # the lease ran out: the outcome is fenced anyway
-        if run.interrupted or (timed and scope.cancel_called):
+        if cls._spent(run, scope, timed):
             # Timed out or interrupted, even if the job caught Cancelled and returned.
             return Outcome.CANCELLED if run.interrupted else Outcome.TIMED_OUT
         return Outcome.FAILED if result is False else Outcome.SUCCEEDED
