@@ -488,7 +488,12 @@ class Coordinator:
                 self._fenced(job.id.key, 1)
             return
         if type(report) is Started:
-            self._step(job, self.planner.started, run, report.started_at)
+            # Only ``started`` and ``fired`` change, and nothing is derived from them (the
+            # job is busy either way: in neither the queue nor the heap, its phase the
+            # same), so the status is set without ``install``; no strategy is asked.
+            job.status = self.planner.started(job, run, report.started_at)
+            if self.journal is not None:
+                self.journal.changed(job)
         else:
             assert isinstance(report, Finished)
             self._step(job, self.planner.finished, report)
