@@ -180,6 +180,59 @@ async def test_job_page_shows_definition_fires_with_dst_notes_runs_and_errors(
     assert "No job with key &#39;nope&#39;" in missing.text
 
 
+async def test_job_page_lists_only_the_fires_the_job_will_run(autojump_clock: object) -> None:
+    """Its lifetime cuts the list where it would end the job; an ended job lists none."""
+    async with running() as s:
+        limited = await s.add_job(tk.Interval(60), noop, key="thrice", lifetime=tk.MaxRuns(3))
+        until = START + timedelta(minutes=4, seconds=30)
+        bounded = await s.add_job(tk.Interval(60), noop, key="until", lifetime=tk.Until(until))
+        cancelled = await s.add_job(tk.Interval(60), noop, key="cancelled")
+        paused = await s.add_job(tk.Interval(60), noop, key="paused")
+        await settle()
+        await s.cancel_job(cancelled)
+        await s.pause_job(paused)
+        with s.subscribe(tk.RunFinished) as finished:
+            await finished.receive()  # "thrice" and "until" ran once each (at +60 s)
+            await finished.receive()
+        client = Client(Dashboard(s))
+        pages = {
+            key.key: (await client.get("/job", key=key.key)).text
+            for key in (limited, bounded, cancelled, paused)
+        }
+        assert s.get_job_details(limited).runs == 1
+    # MaxRuns(3) with one run: two more fires, then the lifetime completes the job.
+    assert pages["thrice"].count("<li><time") == 2
+    assert "Then the job's lifetime ends it." in pages["thrice"]
+    # Until 12:04:30, looked at after the 12:01 run: the fires at 12:02, 12:03 and 12:04.
+    fires = re.findall(r'<li><time datetime="([^"]+)"', pages["until"])
+    assert fires == [(START + timedelta(minutes=m)).isoformat() for m in (2, 3, 4)]
+    assert pages["cancelled"].count("<li><time") == 0
+    assert "None: the job has ended (cancelled)." in pages["cancelled"]
+    assert pages["paused"].count("<li><time") == 10
+    assert "Paused: these run only if the job is resumed before them." in pages["paused"]
+
+
+async def test_job_page_shows_a_lifetime_that_fails_its_preview(autojump_clock: object) -> None:
+    class Flaky(tk.abc.Lifetime):
+        def __init__(self) -> None:
+            self.asked = 0
+
+        def allows(self, *, runs: int, next_fire: datetime) -> bool:
+            self.asked += 1
+            if self.asked > 1:  # the scheduler's own question passes; the preview's fails
+                raise RuntimeError("lifetime service down")
+            return True
+
+    async with running() as s:
+        job = await s.add_job(tk.Interval(60), noop, key="flaky", lifetime=Flaky())
+        await settle()
+        page = await Client(Dashboard(s)).get("/job", key=job.key)
+        state = s.get_job_details(job).state
+    assert page.status == 200
+    assert "The preview failed: RuntimeError: lifetime service down" in page.text
+    assert state is tk.JobState.SCHEDULED  # the page's preview did not touch the job
+
+
 async def test_names_and_keys_with_html_render_as_text(autojump_clock: object) -> None:
     async with running(store=tk.MemoryStore()) as s:
         await s.add_job(tk.Interval(60), noop, name=XSS, key=f"k{XSS}")

@@ -372,9 +372,9 @@ class Dashboard:
         now = self.scheduler.wall_clock.now()
         preview_error: str | None = None
         try:
-            fires = present.upcoming(details.schedule, now)
-        except Exception as exc:  # a user-defined schedule's preview failed: show why
-            fires = ()
+            fires = present.job_fires(details, now)
+        except Exception as exc:  # a user-defined schedule or lifetime failed: show why
+            fires = present.JobFires(())
             preview_error = f"{type(exc).__name__}: {exc}"
         runs = [
             {

@@ -11,9 +11,12 @@ from datetime import UTC, datetime, timedelta, tzinfo
 
 import attrs
 
+from .._boundary import checked_allows
 from .._cron import Cron
+from .._lifetime import Forever
 from .._metrics import Aggregate, MetricsSnapshot
 from .._models import JobDetails, JobState, JobSummary, RunRecord
+from .._preview import Fire as PreviewFire
 from .._preview import describe_cron, preview_fires
 from .._schedule import Schedule
 from .._simple_schedules import Interval, Never, Once
@@ -22,15 +25,16 @@ from .._weekday import WeekdayTimes
 __all__ = [
     "SORTS",
     "Chart",
+    "JobFires",
     "JobRow",
     "Moment",
     "Page",
     "chart",
+    "job_fires",
     "job_row",
     "moment",
     "page_of",
     "schedule_text",
-    "upcoming",
 ]
 
 #: Sort orders of the jobs page: query value -> what it sorts by.
@@ -183,15 +187,49 @@ class Fire:
     note: str | None
 
 
-def upcoming(schedule: Schedule, after: datetime, count: int = 10) -> tuple[Fire, ...]:
-    """The next *count* fires after *after*, with the DST notes of the ``next`` command."""
+def _shown(schedule: Schedule, fires: Iterable[PreviewFire]) -> tuple[Fire, ...]:
+    """*fires* as the pages show them, with the DST notes of the ``next`` command."""
     tz = zone_of(schedule)
     found = []
-    for fire in preview_fires(schedule, after, count):
+    for fire in fires:
         shown = moment(fire.at, tz)
         assert shown is not None
         found.append(Fire(shown, fire.note))
     return tuple(found)
+
+
+@attrs.frozen
+class JobFires:
+    """A job's next regular runs, as its page lists them."""
+
+    fires: tuple[Fire, ...]
+    #: The job's lifetime ends it after the fires listed (it refused the next one).
+    lifetime_ends: bool = False
+
+
+def job_fires(details: JobDetails, after: datetime, count: int = 10) -> JobFires:
+    """The job's next *count* regular runs after *after*, as the scheduler would plan them.
+
+    Its schedule's fires that its lifetime lets run, asked as the planner asks it: with the
+    occurrences run so far (one running or waiting for a retry counted as over) and one more
+    for each fire listed before; the list stops at the first fire the lifetime refuses,
+    where the job would complete.  A job that has ended runs no more: none.  A paused job's
+    are the fires it would run if it were resumed now.  Raises what a user-defined schedule
+    or lifetime raises (or ``BadStrategyValue`` for a lifetime's answer that is no bool).
+    """
+    if details.state.is_final:
+        return JobFires(())
+    fires = preview_fires(details.schedule, after, count)
+    lifetime = details.lifetime
+    if type(lifetime) is Forever:
+        return JobFires(_shown(details.schedule, fires))
+    runs = details.runs + (details.state is JobState.RUNNING or details.attempt > 1)
+    kept: list[PreviewFire] = []
+    for fire in fires:
+        if not checked_allows(lifetime.allows(runs=runs + len(kept), next_fire=fire.at)):
+            return JobFires(_shown(details.schedule, kept), lifetime_ends=True)
+        kept.append(fire)
+    return JobFires(_shown(details.schedule, kept))
 
 
 @attrs.frozen
