@@ -214,18 +214,18 @@ async def test_job_page_lists_only_the_fires_the_job_will_run(autojump_clock: ob
 
 async def test_job_page_shows_a_lifetime_that_fails_its_preview(autojump_clock: object) -> None:
     class Flaky(tk.abc.Lifetime):
-        def __init__(self) -> None:
-            self.asked = 0
+        down = False
 
         def allows(self, *, runs: int, next_fire: datetime) -> bool:
-            self.asked += 1
-            if self.asked > 1:  # the scheduler's own question passes; the preview's fails
+            if self.down:
                 raise RuntimeError("lifetime service down")
             return True
 
+    lifetime = Flaky()
     async with running() as s:
-        job = await s.add_job(tk.Interval(60), noop, key="flaky", lifetime=Flaky())
-        await settle()
+        job = await s.add_job(tk.Interval(60), noop, key="flaky", lifetime=lifetime)
+        await settle()  # planned: the scheduler's own question was answered
+        lifetime.down = True  # the page's preview asks it next, before the first run
         page = await Client(Dashboard(s)).get("/job", key=job.key)
         state = s.get_job_details(job).state
     assert page.status == 200

@@ -13,7 +13,6 @@ import attrs
 
 from .._boundary import checked_allows
 from .._cron import Cron
-from .._lifetime import Forever
 from .._metrics import Aggregate, MetricsSnapshot
 from .._models import JobDetails, JobState, JobSummary, RunRecord
 from .._preview import Fire as PreviewFire
@@ -221,8 +220,6 @@ def job_fires(details: JobDetails, after: datetime, count: int = 10) -> JobFires
         return JobFires(())
     fires = preview_fires(details.schedule, after, count)
     lifetime = details.lifetime
-    if type(lifetime) is Forever:
-        return JobFires(_shown(details.schedule, fires))
     runs = details.runs + (details.state is JobState.RUNNING or details.attempt > 1)
     kept: list[PreviewFire] = []
     for fire in fires:
