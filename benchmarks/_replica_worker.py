@@ -65,7 +65,9 @@ async def run_turnkeeper(
         store = tk.SQLiteStore(f"{directory}/bench-{os.getpid()}.db")
     else:
         store = tk.PostgresStore(dsn, lease_ttl=2.0)
-    async with tk.open_scheduler(max_workers=16, store=store, history_size=1) as s:
+    async with tk.open_scheduler(
+        max_workers=16, store=store, history_size=1, functions=[tk_job]
+    ) as s:
         for i in range(jobs):
             await s.add_job(tk.Interval(every, start=anchor), tk_job, key=f"bench-{i}")
         await trio.sleep(max(WINDOW[1] - time.time(), 0.0))

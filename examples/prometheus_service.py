@@ -2,7 +2,7 @@
 
     python -m examples.prometheus_service      # then: curl http://127.0.0.1:9108/metrics
 
-Needs the optional extra: ``pip install turnkeeper-trio[prometheus]``.  The HTTP side is a few
+Needs the optional extra: ``pip install -e ".[prometheus]"`` in a clone.  The HTTP side is a few
 lines of plain Trio (``trio.serve_tcp``), so the service has no thread and no web framework.
 """
 

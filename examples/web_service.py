@@ -1,7 +1,7 @@
 """A Trio web service that schedules work, with the operator's dashboard mounted beside it.
 
-    pip install "turnkeeper-trio[web]"      # hypercorn (ASGI on Trio), Starlette, Jinja2
-    DASHBOARD_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe())') \
+    pip install -e ".[web]"     # in a clone: hypercorn (ASGI on Trio), Starlette, Jinja2
+    DASHBOARD_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') \
         python -m examples.web_service       # then open http://localhost:8000/dashboard/
 
 Routes:

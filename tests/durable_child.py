@@ -49,7 +49,8 @@ async def serve(db: str, final: bool) -> None:
     """Add (or attach to) the two jobs and run them."""
     store = tk.SQLiteStore(db)
     catch_up = tk.CatchUp(limit=100_000)  # replay everything missed while down: no gaps
-    async with tk.open_scheduler(max_workers=2, store=store) as s:
+    functions = [at_least_once, at_most_once]
+    async with tk.open_scheduler(max_workers=2, store=store, functions=functions) as s:
         grid = tk.Interval(EVERY, start=START)
         await s.add_job(grid, at_least_once, "rerun", key="rerun", misfire=catch_up)
         await s.add_job(grid, at_most_once, "skip", key="skip", misfire=catch_up, on_crash="skip")

@@ -25,6 +25,7 @@ def _value(text: str, names: list[str], base: int) -> int:
 
 def _field(text: str, low: int, high: int, names: list[str] = [], base: int = 0) -> set[int]:  # noqa: B006
     values: set[int] = set()
+    days = names is DAYS
     for item in text.split(","):
         step = 1
         if "/" in item:
@@ -35,11 +36,26 @@ def _field(text: str, low: int, high: int, names: list[str] = [], base: int = 0)
         elif "-" in item:
             a, b = item.split("-")
             start, end = _value(a, names, base), _value(b, names, base)
+            if days and start > end and end == 0:
+                end = 7  # Sunday at the end of a range: SAT-SUN is 6-7
+            if days and start > end and start == 7:
+                start = 0  # and at its start: 7-2 is SUN-TUE
+            if start > end:
+                # Wraps (Quartz): up to the field's top, on from its bottom; one step count.
+                top = 6 if days else high
+                cycle = [*range(start, top + 1), *range(low, end + 1)]
+                values.update(cycle[::step])
+                continue
         else:
             start = _value(item, names, base)
             end = high if step != 1 else start
         values.update(range(start, end + 1, step))
     return values
+
+
+def _union(text: str) -> str:
+    """A list is a union: one that holds a bare ``*`` is the whole field, ``*``."""
+    return "*" if "*" in text.split(",") else text
 
 
 def _weekdays(year: int, month: int) -> list[int]:
@@ -69,7 +85,7 @@ class CronReference:
 
 def cron_reference(expr: str) -> CronReference:
     """Read *expr* (5 fields, or 6 with seconds first) the way the docs describe it."""
-    fields = expr.split()
+    fields = [_union(field) for field in expr.split()]
     second = fields.pop(0) if len(fields) == 6 else "0"
     minute, hour, dom, month, dow = fields
     seconds = _field(second, 0, 59)
@@ -122,9 +138,7 @@ def cron_reference(expr: str) -> CronReference:
             return False
         return day_matches(wall)
 
-    wildcard = any(
-        f.startswith("*") for f in (second if len(expr.split()) == 6 else "0", minute, hour)
-    )
+    wildcard = any(f.startswith("*") for f in (second, minute, hour))
     return CronReference(matches, wildcard, tuple(sorted(seconds)), day_matches)
 
 

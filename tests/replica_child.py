@@ -138,7 +138,11 @@ async def serve(dsn: str, anchor: datetime, ttl: float, skew: float, role: str) 
     catch_up = tk.CatchUp(limit=100_000)
     # Every attempt stays in turnkeeper_runs (the checker reads them all).
     async with tk.open_scheduler(
-        max_workers=4, store=store, wall_clock=Skewed(skew), history_size=100_000
+        max_workers=4,
+        store=store,
+        wall_clock=Skewed(skew),
+        history_size=100_000,
+        functions=[effect],
     ) as s:
         ids = {}
         for n in range(4):

@@ -35,7 +35,7 @@ Call = Callable[[tk.Scheduler], Any]
 BAD_INPUTS: list[tuple[str, Call, type[Exception], str]] = [
     # schedules
     ("cron out of range", lambda s: tk.Cron("61 * * * *"), tk.InvalidSchedule, "minute"),
-    ("cron reversed range", lambda s: tk.Cron("0 0 * * 5-1"), tk.InvalidSchedule, "day-of-week"),
+    ("cron range past max", lambda s: tk.Cron("0 0 * * 5-8"), tk.InvalidSchedule, "day-of-week"),
     ("cron step 0", lambda s: tk.Cron("0 */0 * * *"), tk.InvalidSchedule, "hour step"),
     ("cron field count", lambda s: tk.Cron("* * *"), tk.InvalidSchedule, "5 fields"),
     ("cron never fires", lambda s: tk.Cron("0 0 31 2 *"), tk.InvalidSchedule, "never fire"),
@@ -104,6 +104,36 @@ BAD_INPUTS: list[tuple[str, Call, type[Exception], str]] = [
         tk.InvalidArgument,
         "history_size",
     ),
+    (
+        "max_workers above the maximum",
+        lambda s: tk.Scheduler(max_workers=10**6),
+        tk.InvalidArgument,
+        "max_workers must be from 1 to 10,000, got 1,000,000",
+    ),
+    (
+        "staging above the maximum",
+        lambda s: tk.Scheduler(max_workers=1, staging_buffer_size=10**7),
+        tk.InvalidArgument,
+        "staging_buffer_size must be from 1 to 1,000,000",
+    ),
+    (
+        "dispatch above the maximum",
+        lambda s: tk.Scheduler(max_workers=1, dispatch_buffer_size=10**7),
+        tk.InvalidArgument,
+        "dispatch_buffer_size must be from 0 to 1,000,000",
+    ),
+    (
+        "history above the maximum",
+        lambda s: tk.Scheduler(max_workers=1, history_size=10**30),
+        tk.InvalidArgument,
+        "history_size must be from 0 to 1,000,000",
+    ),
+    (
+        "retention above the maximum",
+        lambda s: tk.Scheduler(max_workers=1, finished_job_retention=10**8),
+        tk.InvalidArgument,
+        "finished_job_retention must be from 0 to 10,000,000",
+    ),
     ("queue type", lambda s: tk.Scheduler(max_workers=1, queue=[]), TypeError, "queue"),
     (
         "queue reused",
@@ -134,6 +164,37 @@ BAD_INPUTS: list[tuple[str, Call, type[Exception], str]] = [
     ("sync function", lambda s: s.add_job(tk.Never(), sync_job), TypeError, "async_fn"),
     ("not callable", lambda s: s.add_job(tk.Never(), 42), TypeError, "async_fn"),
     ("name type", lambda s: s.add_job(tk.Never(), job, name=3), TypeError, "name"),
+    ("name empty", lambda s: s.add_job(tk.Never(), job, name=""), tk.InvalidArgument, "name"),
+    (
+        "name whitespace",
+        lambda s: s.add_job(tk.Never(), job, name=" \t\n"),
+        tk.InvalidArgument,
+        "name must be 1 to 200 characters, not only whitespace",
+    ),
+    (
+        "name a megabyte long",
+        lambda s: s.add_job(tk.Never(), job, name="x" * 2**20),
+        tk.InvalidArgument,
+        "name must be 1 to 200 characters, got 1,048,576",
+    ),
+    (
+        "name with NUL",
+        lambda s: s.add_job(tk.Never(), job, name="a\x00b"),
+        tk.InvalidArgument,
+        "name must not contain NUL",
+    ),
+    (
+        "name with a lone surrogate",
+        lambda s: s.add_job(tk.Never(), job, name="report-\udc80"),
+        tk.InvalidArgument,
+        "lone surrogates",
+    ),
+    (
+        "try_add_job name",
+        lambda s: s.try_add_job(tk.Never(), job, name=""),
+        tk.InvalidArgument,
+        "name",
+    ),
     ("retry type", lambda s: s.add_job(tk.Never(), job, retry=3), TypeError, "retry"),
     (
         "timeout negative",
@@ -167,6 +228,13 @@ BAD_INPUTS: list[tuple[str, Call, type[Exception], str]] = [
         "timeout",
     ),
     ("update args", lambda s: s.update_job(tk.JobId(1), args="x"), TypeError, "args"),
+    ("update name", lambda s: s.update_job(tk.JobId(1), name="  "), tk.InvalidArgument, "name"),
+    (
+        "update name NUL",
+        lambda s: s.update_job(tk.JobId(1), name="\x00"),
+        tk.InvalidArgument,
+        "name must not contain NUL",
+    ),
     (
         "update function",
         lambda s: s.update_job(tk.JobId(1), async_fn=sync_job),
@@ -212,3 +280,55 @@ async def test_bad_input_is_rejected_and_the_scheduler_keeps_running(
         await trio.sleep(2)
         assert ran.is_set()
         assert not s.closing
+
+
+async def test_open_scheduler_refuses_a_worker_count_above_the_maximum_at_once(
+    autojump_clock: object,
+) -> None:
+    with pytest.raises(tk.InvalidArgument, match=r"max_workers must be from 1 to 10,000"):
+        async with tk.open_scheduler(max_workers=10_001):
+            pytest.fail("the block must not run")  # pragma: no cover
+    # Ten million workers would never finish starting: refused before anything is made.
+    with pytest.raises(tk.InvalidArgument, match=r"max_workers must be from 1 to 10,000"):
+        async with tk.open_scheduler(max_workers=10**7):
+            pytest.fail("the block must not run")  # pragma: no cover
+
+
+async def test_sizes_at_their_documented_maximum_are_accepted() -> None:
+    scheduler = tk.Scheduler(
+        max_workers=10_000,
+        staging_buffer_size=1_000_000,
+        dispatch_buffer_size=1_000_000,
+        history_size=1_000_000,
+        finished_job_retention=10_000_000,
+    )
+    assert scheduler.get_metrics_snapshot().workers_max == 10_000
+
+
+async def test_one_name_rule_for_every_way_of_naming_a_job(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    longest = "n" * 200
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        named = await s.add_job(tk.Never(), job, name=longest)
+        assert s.get_job_details(named).name == longest
+        unnamed = await s.add_job(tk.Never(), job)
+        assert s.get_job_details(unnamed).name == "job"  # name=None: the function's name
+        text = await s.add_job(tk.Never(), job, name=" rapport quotidien, été 日本 ")
+        assert s.get_job_details(text).name == " rapport quotidien, été 日本 "
+        result = await s.add_jobs(
+            [
+                tk.JobRequest(tk.Never(), job, name=""),
+                tk.JobRequest(tk.Never(), job, name="ok"),
+                tk.JobRequest(tk.Never(), job, name=longest + "n"),
+            ]
+        )
+        assert [refusal.index for refusal in result.refused] == [0, 2]
+        for refusal in result.refused:
+            assert isinstance(refusal.error, tk.InvalidArgument)
+            assert str(refusal.error).startswith("name must be 1 to 200 characters")
+        with pytest.raises(tk.InvalidArgument, match="name must be 1 to 200 characters"):
+            await s.update_job(named, name=longest + "n")
+        assert s.get_job_details(named).name == longest  # unchanged
+        await s.update_job(named, name="renamed")
+        assert s.get_job_details(named).name == "renamed"

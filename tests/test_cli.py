@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -167,7 +167,12 @@ def test_a_bad_expression_prints_the_constructor_error_and_exits_2(args: list[st
     [
         (["0 0 * * *", "--tz", "Mars/Base"], "--tz 'Mars/Base' is not a known IANA time zone"),
         (["0 0 * * *", "--after", "soon"], "--after 'soon' is not an ISO 8601"),
-        (["0 0 * * *", "-n", "0"], "-n must be between 1 and 1000"),
+        (["0 0 * * *", "-n", "0"], "-n/--count must be from 1 to 1000, got 0"),
+        (["--interval", "-5"], "--interval must be from 1 microsecond to"),
+        (["--interval", "nan"], "--interval must be from 1 microsecond to"),
+        (["--interval", "1e12"], "(100 years), got 1000000000000.0"),
+        (["--weekday-times", "mon 09:00,moon 10:00"], "--weekday-times item 'moon 10:00': weekday"),
+        (["--weekday-times", "mon 29:00"], "--weekday-times item 'mon 29:00': time '29:00'"),
         ([], "give exactly one of"),
         (["0 0 * * *", "--interval", "5"], "give exactly one of"),
         (["--weekday-times", "mon"], "must be a weekday and a time"),
@@ -178,3 +183,151 @@ def test_bad_arguments_exit_2_with_a_message(args: list[str], message: str) -> N
     done = run("next", *args)
     assert done.returncode == 2
     assert message in done.stderr
+    assert len(done.stderr.splitlines()) == 1  # one line, never a traceback
+    assert "every" not in done.stderr  # the options typed, not the constructor's arguments
+    assert "times[" not in done.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly() -> None:
+    # `python -m turnkeeper_trio next ... --json | head -2`: far more than a pipe buffer holds.
+    with subprocess.Popen(
+        [sys.executable, "-m", "turnkeeper_trio", "next", "* * * * *", "-n", "1000", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as child:
+        assert child.stdout is not None
+        assert child.stderr is not None
+        assert child.stdout.readline() == b"{\n"
+        child.stdout.close()
+        stderr = child.stderr.read()
+        assert child.wait(timeout=60) == 1
+    assert stderr == b""
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["0 9 * * *", "--after", "9999-12-31T00:00"], ["9999-12-31T09:00:00+00:00"]),
+        (["* * * * *", "--after", "9999-12-31T23:57+00:00", "--tz", "America/New_York"],
+         ["9999-12-31T23:58:00+00:00", "9999-12-31T23:59:00+00:00"]),
+        (["0 9 * * *", "--after", "9999-12-31T23:59:59.999999+00:00"], []),
+        (["--weekday-times", "fri 23:59", "--after", "9999-12-31T23:00"],
+         ["9999-12-31T23:59:00+00:00"]),
+        (["--interval", "60", "--after", "9999-12-31T23:58+00:00"], ["9999-12-31T23:59:00+00:00"]),
+        # The fire exists, but not in Kiritimati's calendar (UTC+14, already year 10000).
+        (["--interval", "60", "--after", "9999-12-31T23:58+00:00", "--tz", "Pacific/Kiritimati"],
+         []),
+        (["0 0 1 1 *", "--after", "0001-01-01T00:00", "--tz", "Pacific/Kiritimati", "-n", "1"],
+         ["0002-01-01T10:29:20+00:00"]),
+    ],
+)  # fmt: skip
+def test_the_end_of_the_calendar_lists_what_exists(args: list[str], expected: list[str]) -> None:
+    done = (
+        run("next", *args, "-n", "5", "--json")
+        if "-n" not in args
+        else run("next", *args, "--json")
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert [f["utc"] for f in json.loads(done.stdout)["fires"]] == expected
+    text = run("next", *args)
+    assert text.returncode == 0, text.stderr
+    assert text.stderr == ""
+
+
+def test_text_for_a_fire_past_the_calendar_of_the_zone_says_so() -> None:
+    done = run(
+        "next", "--interval", "60", "--after", "9999-12-31T23:58+00:00",
+        "--tz", "Pacific/Kiritimati",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "(no more: the next is after year 9999 in Pacific/Kiritimati)" in done.stdout
+
+
+# ----------------------------------------------------------------------- the description
+def _day_and_hour_fires(expr: str, count: int) -> list[datetime]:
+    got = fires(expr, "--after", "2026-01-01T00:00", "-n", str(count))
+    return [datetime.fromisoformat(f["local"]) for f in got]
+
+
+# Each row: an expression, the sentence (None: suppressed, as no sentence the describer
+# writes would be true), and what the sentence says, as a test of a whole-hour wall time.
+SENTENCES = [
+    # Vixie AND: a day field starting with `*` and both restricted: no true sentence.
+    ("0 0 */2 * MON", None, None),
+    ("0 0 1-7 * */2", None, None),
+    ("0 0 1,15 * */2", None, None),
+    ("0 0 */3 * 1-5", None, None),
+    # A day-level item in a list: the describer garbles it.
+    ("0 0 L,10 * *", None, None),
+    ("0 0 * * mon#1,FRIL", None, None),
+    # AND with a free field is the other field alone; `?` and a list holding `*` are free.
+    ("0 0 *,1 * MON", "At 00:00, only on Monday", lambda t: t.hour == 0 and t.weekday() == 0),
+    ("0 0 ? * MON", "At 00:00, only on Monday", lambda t: t.hour == 0 and t.weekday() == 0),
+    ("0 0 15 * ?", "At 00:00, on day 15 of the month", lambda t: t.hour == 0 and t.day == 15),
+    # Vixie OR, said as "or".
+    (
+        "0 0 13 * FRI",
+        "At 00:00, on day 13 of the month, or on Friday",
+        lambda t: t.hour == 0 and (t.day == 13 or t.weekday() == 4),
+    ),
+    (
+        "0 0 1 * 1-5",
+        "At 00:00, on day 1 of the month, or Monday through Friday",
+        lambda t: t.hour == 0 and (t.day == 1 or t.weekday() < 5),
+    ),
+    (
+        "0 0 13 * 5L",
+        "At 00:00, on day 13 of the month, or on the last Friday of the month",
+        lambda t: (
+            t.hour == 0
+            and (t.day == 13 or (t.weekday() == 4 and (t + timedelta(days=7)).month != t.month))
+        ),
+    ),
+    # The new range forms, and forms the describer reads wrongly as written.
+    (
+        "0 0 * * SAT-SUN",
+        "At 00:00, Saturday through Sunday",
+        lambda t: t.hour == 0 and t.weekday() >= 5,
+    ),
+    (
+        "0 0 * * FRI-MON",
+        "At 00:00, only on Friday, Saturday, Sunday, and Monday",
+        lambda t: t.hour == 0 and t.weekday() in (4, 5, 6, 0),
+    ),
+    (
+        "0 22-2 * * *",
+        "At 22:00, 23:00, 00:00, 01:00 and 02:00",
+        lambda t: t.hour in (22, 23, 0, 1, 2),
+    ),
+    ("0 0 * * 7/3", "At 00:00, only on Sunday", lambda t: t.hour == 0 and t.weekday() == 6),
+    ("59/15 * * * *", "At 59 minutes past the hour", lambda t: False),  # minute 59 only
+    ("@daily", "At 00:00", lambda t: t.hour == 0),
+]
+
+
+@pytest.mark.parametrize(("expr", "sentence", "says"), SENTENCES)
+def test_the_description_is_true_of_the_fires_or_absent(
+    expr: str, sentence: str | None, says: Any
+) -> None:
+    pytest.importorskip("cron_descriptor", reason="the optional extra 'describe'")
+    done = run("next", expr, "--after", "2026-01-01T00:00", "-n", "1", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["description"] == sentence
+    if says is None:
+        return
+    # Every whole hour of the first 90 days: it fires exactly when the sentence says it does.
+    fired = set(_day_and_hour_fires(expr, 1000))
+    last = max(fired)
+    hour = datetime.fromisoformat("2026-01-01T01:00+00:00")
+    while hour <= last:
+        assert (hour in fired) == says(hour), (expr, hour)
+        hour += timedelta(hours=1)
+
+
+def test_the_text_output_leaves_out_a_sentence_that_would_be_false() -> None:
+    pytest.importorskip("cron_descriptor", reason="the optional extra 'describe'")
+    done = run("next", "0 0 */2 * MON", "--after", "2026-01-01T00:00", "-n", "1")
+    assert (
+        done.stdout.splitlines()[0] == "Cron(expr='0 0 */2 * MON', tz=zoneinfo.ZoneInfo(key='UTC'))"
+    )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 import turnkeeper_trio as tk
+
+from .reference import cron_reference, reference_next
 
 NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
@@ -78,6 +80,20 @@ def fires(expr: str, after: datetime, count: int, tz: ZoneInfo | None = None) ->
         ("0 0 L,10 * *", ["2026-01-10 00:00:00", "2026-01-31 00:00:00"]),
         ("0 0 * * mon#1,FRIL", ["2026-01-05 00:00:00", "2026-01-30 00:00:00"]),
         ("0 0 13 * 5L", ["2026-01-13 00:00:00", "2026-01-30 00:00:00"]),
+        # A list is a union: one that holds a bare `*` is the whole field.
+        ("*,5 * * * *", ["2026-01-03 00:01:00", "2026-01-03 00:02:00"]),
+        ("0 0 *,1 * *", ["2026-01-04 00:00:00", "2026-01-05 00:00:00"]),
+        ("* * * * *,0", ["2026-01-03 00:01:00", "2026-01-03 00:02:00"]),
+        # Sunday ends a range as 7 (2026-01-03 is a Saturday).
+        ("0 0 * * SAT-SUN", ["2026-01-04 00:00:00", "2026-01-10 00:00:00"]),
+        ("0 0 * * MON-SUN", ["2026-01-04 00:00:00", "2026-01-05 00:00:00"]),
+        # A range past the field's maximum wraps round (Quartz), its step counted across.
+        ("0 0 * * FRI-MON", ["2026-01-04 00:00:00", "2026-01-05 00:00:00"]),
+        ("0 22-2 * * *", ["2026-01-03 01:00:00", "2026-01-03 02:00:00"]),
+        ("0 22-2/2 * * *", ["2026-01-03 02:00:00", "2026-01-03 22:00:00"]),
+        ("50-10/10 0 * * *", ["2026-01-03 00:10:00", "2026-01-03 00:50:00"]),
+        ("0 0 30-2 * *", ["2026-01-30 00:00:00", "2026-01-31 00:00:00"]),
+        ("0 0 1 nov-feb *", ["2026-02-01 00:00:00", "2026-11-01 00:00:00"]),
     ],
 )
 def test_syntax(expr: str, expected: list[str]) -> None:
@@ -110,8 +126,13 @@ def test_vixie_day_field_rule(expr: str, expected: list[str]) -> None:
         ("0 0 * 13 *", "month value 13"),
         ("0 0 * * 8", "day-of-week value 8"),
         ("*/0 * * * *", "minute step"),
-        ("0 0 5-1 * *", "day-of-month range '5-1' is reversed"),
-        ("0 0 * * fri-mon", "day-of-week range 'fri-mon' is reversed"),
+        ("*,60 * * * *", "minute value 60 is out of range 0-59"),
+        ("0 0 *,32 * *", "day-of-month value 32"),
+        ("0 0 * * *,8", "day-of-week value 8"),
+        ("0 0 *,? * *", "'?' must stand alone"),
+        ("* *,*/0 * * *", "hour step"),
+        ("0 0 * * *,MON#6", "'#n' must be 1-5"),
+        ("0 0 * * fri-8", "day-of-week value 8"),
         ("* * * *", "expected 5 fields"),
         ("* * * * * * *", "got 7"),
         ("", "got 0"),
@@ -255,3 +276,112 @@ def test_next_after_a_second_pass_instant_looks_back_into_the_fold() -> None:
     got = schedule.next_after(utc(2026, 11, 1, 5, 50))
     assert got is not None
     assert got.astimezone(UTC) == utc(2026, 11, 1, 6, 0)
+
+
+# ------------------------------------------------------- lists with `*`, wrapping ranges
+# Each expression is read by the library and by the independent reference (tests/reference.py);
+# the classification (wildcard or fixed-time) and the day rule (AND or OR) follow the
+# list-as-union reading: a list that holds a bare `*` is `*`.
+LIST_AND_RANGE_FORMS = [
+    ("*,5 * * * *", True),
+    ("5,* 0 * * *", True),  # a list holding `*` is `*`: a wildcard minute field
+    ("0 *,3 * * *", True),
+    ("0 0 1,* * MON", False),  # `*` day of month, so AND: Mondays only
+    ("0 0 *,L * FRI", False),
+    ("0 0 13 * FRI,*", False),  # `*` day of week: the 13th only
+    ("0 0 13 * FRI", False),  # OR
+    ("0 0 * * SAT-SUN", False),
+    ("0 0 * * MON-SUN", False),
+    ("0 0 * * SAT-0", False),
+    ("0 0 * * 7-2", False),  # Sunday to Tuesday
+    ("0 0 * * FRI-MON", False),
+    ("0 0 * * 5-1/2", False),  # Friday and Sunday
+    ("0 22-2 * * *", False),
+    ("0 23-1/2 * * *", False),
+    ("45-15/10 * * * *", True),  # the hour field is `*`
+    ("0 0 28-3 * *", False),
+    ("0 0 30-2/2 * *", False),
+    ("0 0 1 nov-feb *", False),
+    ("0 0 10-5 * MON-WED", False),  # OR, with a wrapping day of month
+]
+
+
+@pytest.mark.parametrize(("expr", "wildcard"), LIST_AND_RANGE_FORMS)
+def test_lists_and_wrapping_ranges_agree_with_the_reference(expr: str, wildcard: bool) -> None:
+    schedule = tk.Cron(expr)
+    reference = cron_reference(expr)
+    assert schedule.is_wildcard is wildcard
+    assert reference.wildcard is wildcard
+    # Every day of two years: the library fires on a day exactly when the reference's
+    # day-of-month, month and day-of-week reading matches it.
+    day = datetime(2026, 1, 1, tzinfo=UTC)
+    while day.year < 2028:
+        first = schedule.next_after(day - timedelta(microseconds=1))
+        assert first is not None
+        fires_that_day = first.date() == day.date()
+        assert fires_that_day == reference.day_matches(day.replace(tzinfo=None)), day
+        day += timedelta(days=1)
+    # And instant by instant, for a while.
+    instant: datetime | None = datetime(2026, 1, 9, 12, 7, tzinfo=UTC)
+    for _ in range(8):
+        assert instant is not None
+        expected = reference_next(
+            reference.matches, UTC, instant, fixed=not wildcard, horizon=timedelta(days=300)
+        )
+        instant = schedule.next_after(instant)
+        assert instant == expected
+
+
+def test_a_list_holding_star_is_star_for_the_dst_rule() -> None:
+    # New York falls back on 2026-11-01: a wildcard minute field runs in both passes.
+    fires = tk.Cron("0,* 1 * * *", tz=NY).preview(utc(2026, 11, 1, 5, 58), 4)
+    assert [f.astimezone(NY).strftime("%H:%M%z") for f in fires] == [
+        "01:59-0400",
+        "01:00-0500",
+        "01:01-0500",
+        "01:02-0500",
+    ]
+
+
+# ----------------------------------------------------------------------- the end of time
+END = datetime.max.replace(tzinfo=UTC)  # 9999-12-31 23:59:59.999999 UTC
+KIRITIMATI = ZoneInfo("Pacific/Kiritimati")  # UTC+14: its year 9999 ends at 09:59:59 UTC
+
+
+@pytest.mark.parametrize(
+    ("expr", "tz", "after", "expected"),
+    [
+        ("0 9 * * *", UTC, END, None),
+        ("0 9 * * *", UTC, utc(9999, 12, 31), utc(9999, 12, 31, 9)),
+        ("0 9 * * *", UTC, utc(9999, 12, 31, 9), None),
+        ("* * * * *", UTC, utc(9999, 12, 31, 23, 58), utc(9999, 12, 31, 23, 59)),
+        ("* * * * *", UTC, utc(9999, 12, 31, 23, 59), None),
+        ("59 59 23 31 12 *", UTC, utc(9999, 12, 31, 23, 59), END.replace(microsecond=0)),
+        # New York's wall clock reaches 9999-12-31 18:59 when UTC's year ends.
+        ("* * * * *", NY, utc(9999, 12, 31, 23, 58), utc(9999, 12, 31, 23, 59)),
+        ("* * * * *", NY, utc(9999, 12, 31, 23, 59), None),
+        ("0 22 * * *", NY, utc(9999, 12, 31, 12), None),  # 22:00 there is in year 10000 in UTC
+        ("0 9 * * *", NY, END.replace(tzinfo=NY), None),  # an `after` past UTC's end
+        # Kiritimati's wall clock reaches year 10000 first: its last fire is 09:59 UTC.
+        ("* * * * *", KIRITIMATI, utc(9999, 12, 31, 9, 58), utc(9999, 12, 31, 9, 59)),
+        ("* * * * *", KIRITIMATI, utc(9999, 12, 31, 9, 59), None),
+        ("0 9 * * *", KIRITIMATI, utc(9999, 12, 31, 23, 58), None),
+        ("@yearly", UTC, utc(9999, 1, 1), None),
+        ("0 0 29 2 *", UTC, utc(9996, 3, 1), None),  # 9996 is the last leap year
+    ],
+)
+def test_at_the_end_of_time_next_after_is_the_last_fire_or_none(
+    expr: str, tz: ZoneInfo, after: datetime, expected: datetime | None
+) -> None:
+    assert tk.Cron(expr, tz=tz).next_after(after) == expected
+
+
+def test_a_preview_near_the_end_of_time_lists_what_exists() -> None:
+    fires = tk.Cron("* * * * *", tz=NY).preview(utc(9999, 12, 31, 23, 56), 10_000)
+    assert fires == [utc(9999, 12, 31, 23, m) for m in (57, 58, 59)]
+    assert tk.Cron("0 9 * * *").preview(END, 10_000) == []
+
+
+def test_preview_count_is_bounded() -> None:
+    with pytest.raises(tk.InvalidArgument, match=r"count must be from 0 to 10000, got 10000001"):
+        tk.Cron("0 9 * * *").preview(END, 10_000_001)

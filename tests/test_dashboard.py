@@ -22,6 +22,7 @@ import turnkeeper_trio as tk
 from tests.asgi_client import Client, csrf_of
 from turnkeeper_trio.testing import MockWallClock
 from turnkeeper_trio.web import Dashboard
+from turnkeeper_trio.web._sessions import Sessions
 
 TOKEN = "correct-horse-battery-staple"
 XSS = "<script>alert(1)</script>"
@@ -171,6 +172,7 @@ async def test_job_page_shows_definition_fires_with_dst_notes_runs_and_errors(
     assert "02:30 does not exist on 2027-03-28: runs at 03:00 CEST" in nightly  # the CLI's note
     assert "Europe/Paris" in nightly
     assert "5.00 s" in nightly
+    assert '<code id="function">tests.test_dashboard:noop</code> · 0 arguments' in nightly
     assert "ValueError" in failed
     assert "Traceback" in failed
     assert "errored" in failed
@@ -460,8 +462,15 @@ async def test_trigger_cancel_and_interrupt_from_the_page(autojump_clock: object
         with s.subscribe(tk.RunFinished) as finished:
             interrupted = await client.post("/actions/interrupt", {"key": "long", "csrf": csrf})
             assert interrupted.status == 303
+            assert interrupted.header("location") == "/job?key=long&done=interrupted"
             assert (await finished.receive()).outcome is tk.Outcome.CANCELLED
         assert s.get_job_details(long).state is tk.JobState.SCHEDULED  # only the attempt ended
+        # Not running now: nothing to interrupt, and the page says so.
+        idle = await client.post("/actions/interrupt", {"key": "long", "csrf": csrf})
+        assert idle.header("location") == "/job?key=long&done=not-running"
+        said = (await client.get(idle.header("location") or "")).text
+        assert "Nothing was running: there was no attempt to interrupt." in said
+        assert "Done: interrupted" not in said
         cancelled = await client.post("/actions/cancel", {"key": "manual", "csrf": csrf})
         assert cancelled.status == 303
         assert s.get_job_details(manual).state is tk.JobState.CANCELLED
@@ -494,8 +503,67 @@ async def test_action_redirects_only_within_the_dashboard(autojump_clock: object
         outside = await client.post(
             "/actions/resume", {"key": "tick", "csrf": csrf, "back": "//evil.example/"}
         )
+        no_back = await client.post("/actions/trigger", {"key": "tick", "csrf": csrf})
     assert inside.header("location") == "/?state=paused&done=paused"
-    assert outside.header("location") == "/job?key=tick&done=resumed"
+    assert outside.header("location") == "/?done=resumed"  # the dashboard's root
+    assert no_back.header("location") == "/job?key=tick&done=triggered"  # the job's page
+
+
+@pytest.mark.parametrize(
+    "back",
+    [
+        "/ops/dash/..//evil.example/",  # resolves to //evil.example/: another host
+        "//evil.example/",
+        "/\\evil.example/",  # a browser reads the backslash as a slash
+        "/ops/dash/\\/evil.example/",
+        "/ops/dash/../../evil",
+        "/ops/dash/%2e%2e/%2E%2E/evil",  # browsers resolve encoded dots as ".."
+        "/ops/dash/.%2e/other-app/",
+        "/ops/dash/%2f%2fevil.example/",
+        "https://evil.example/ops/dash/",
+        "http:/ops/dash/",
+        "javascript:alert(1)//ops/dash/",
+        "/ops/dashboard-other/",
+        "/ops/dash",
+        "/ops/other/",
+        "/ops/dash/\r\nSet-Cookie: x=1",
+        "ops/dash/job",
+        "",
+    ],
+)
+async def test_action_redirects_never_leave_the_mount_path(
+    back: str, autojump_clock: object
+) -> None:
+    reply = await _pause_and_go_back(back)
+    assert reply.status == 303
+    assert reply.header("location") == "/ops/dash/?done=paused"
+
+
+@pytest.mark.parametrize(
+    ("back", "location"),
+    [
+        ("/ops/dash/?state=paused&page=2", "/ops/dash/?state=paused&page=2&done=paused"),
+        ("/ops/dash/job?key=tick", "/ops/dash/job?key=tick&done=paused"),
+        ("/ops/dash/metrics/../job?key=tick#runs", "/ops/dash/job?key=tick&done=paused"),
+        ("/ops/dash/./", "/ops/dash/?done=paused"),
+    ],
+)
+async def test_action_redirects_to_the_normalized_page_within_the_mount(
+    back: str, location: str, autojump_clock: object
+) -> None:
+    reply = await _pause_and_go_back(back)
+    assert reply.header("location") == location
+
+
+async def _pause_and_go_back(back: str) -> Any:
+    """Pause a job from a dashboard mounted at ``/ops/dash``, asking to go back to *back*."""
+    async with running() as s:
+        await s.add_job(tk.Interval(60), noop, key="tick")
+        await settle()
+        client = Client(Dashboard(s, token=TOKEN), root="/ops/dash")
+        await client.post("/login", {"token": TOKEN})
+        csrf = csrf_of((await client.get("/")).text)
+        return await client.post("/actions/pause", {"key": "tick", "csrf": csrf, "back": back})
 
 
 async def test_sessions_hold_across_replicas_with_the_token_and_expire(
@@ -505,9 +573,10 @@ async def test_sessions_hold_across_replicas_with_the_token_and_expire(
         await a.add_job(tk.Interval(60), noop, key="tick")
         await b.add_job(tk.Interval(60), noop, key="tick")
         await settle()
+        on_b = Dashboard(b, token=TOKEN)  # replicas serve their dashboards from their start
         client = await logged_in(Dashboard(a, token=TOKEN))
         csrf = csrf_of((await client.get("/")).text)
-        other = Client(Dashboard(b, token=TOKEN), cookies=dict(client.cookies))
+        other = Client(on_b, cookies=dict(client.cookies))
         paused = await other.post("/actions/pause", {"key": "tick", "csrf": csrf})
         assert paused.status == 303  # the same token signs the same sessions, on any replica
         assert b.get_job_details(b.list_all_jobs()[0].id).state is tk.JobState.PAUSED
@@ -534,16 +603,86 @@ async def test_logout_needs_csrf_and_ends_the_session(autojump_clock: object) ->
         assert (await client.post("/actions/pause", {"key": "tick", "csrf": csrf})).status == 403
 
 
-async def test_actions_on_a_stopped_scheduler_are_refused_and_it_stays_readable(
+async def test_logout_ends_the_session_on_the_server_not_only_in_the_browser(
     autojump_clock: object,
 ) -> None:
     async with running() as s:
-        client, csrf = await ticking_session(s)
-    reply = await client.post("/actions/pause", {"key": "tick", "csrf": csrf})
-    assert reply.status == 503
-    page = (await client.get("/")).text
-    assert "stopped" in page
-    assert rows(page) == ["tick"]
+        job = await s.add_job(tk.Interval(60), noop, key="tick")
+        await settle()
+        app = Dashboard(s, token=TOKEN)
+        client = await logged_in(app)
+        csrf = csrf_of((await client.get("/")).text)
+        copied = Client(app, cookies=dict(client.cookies))  # e.g. taken from the browser
+        other = await logged_in(app)  # another operator's session
+        other_csrf = csrf_of((await other.get("/")).text)
+        assert (await client.post("/logout", {"csrf": csrf})).status == 303
+        replayed = await copied.post("/actions/pause", {"key": "tick", "csrf": csrf})
+        assert replayed.status == 403
+        assert "Log in" in replayed.text
+        assert 'name="csrf"' not in (await copied.get("/")).text  # shown as logged out
+        assert (await copied.post("/logout", {"csrf": csrf})).status == 403
+        assert s.get_job_details(job).state is tk.JobState.SCHEDULED  # nothing was done
+        paused = await other.post("/actions/pause", {"key": "tick", "csrf": other_csrf})
+        assert paused.status == 303  # only that one session ended
+        again = await logged_in(app)  # and logging in again works at once
+        again_csrf = csrf_of((await again.get("/")).text)
+        resumed = await again.post("/actions/resume", {"key": "tick", "csrf": again_csrf})
+        assert resumed.status == 303
+
+
+async def test_revoke_sessions_ends_every_session_and_a_restart_does_too(
+    autojump_clock: object,
+) -> None:
+    async with running() as s:
+        await s.add_job(tk.Interval(60), noop, key="tick")
+        await settle()
+        app = Dashboard(s, token=TOKEN)
+        first, second = await logged_in(app), await logged_in(app)
+        csrfs = [csrf_of((await c.get("/")).text) for c in (first, second)]
+        app.revoke_sessions()
+        for client, csrf in zip((first, second), csrfs, strict=True):
+            reply = await client.post("/actions/pause", {"key": "tick", "csrf": csrf})
+            assert reply.status == 403
+        fresh = await logged_in(app)  # at once, in the same second
+        fresh_csrf = csrf_of((await fresh.get("/")).text)
+        assert (
+            await fresh.post("/actions/pause", {"key": "tick", "csrf": fresh_csrf})
+        ).status == 303
+        # A dashboard made later (the process restarted) does not know who logged out
+        # before, so it accepts no session from before it started.
+        await trio.sleep(5)
+        restarted = Dashboard(s, token=TOKEN)
+        old = Client(restarted, cookies=dict(fresh.cookies))
+        assert (
+            await old.post("/actions/resume", {"key": "tick", "csrf": fresh_csrf})
+        ).status == 403
+        Dashboard(s).revoke_sessions()  # read-only: nothing to end
+
+
+def test_ended_sessions_are_remembered_in_bounded_memory_and_stay_ended() -> None:
+    now = [1_800_000_000.0]
+    sessions = Sessions(TOKEN, 3600, lambda: now[0], max_ended=5)
+    kept = sessions.check(sessions.issue())
+    assert kept is not None
+    ended = []
+    for _ in range(8):
+        now[0] += 1
+        cookie = sessions.issue()
+        session = sessions.check(cookie)
+        assert session is not None
+        sessions.end(session)
+        ended.append(cookie)
+        assert sessions.ended <= 5
+    assert all(sessions.check(cookie) is None for cookie in ended)  # remembered or cut off
+    # The oldest ended ones were forgotten by moving the cutoff past them, which ends the
+    # sessions as old as they are too: bounded memory never lets an ended session back in.
+    assert sessions.check(sessions.issue()) is not None
+    assert sessions.not_before > kept.issued
+    now[0] += 3601  # expired ones are forgotten first
+    fresh = sessions.check(sessions.issue())
+    assert fresh is not None
+    sessions.end(fresh)
+    assert sessions.ended == 1
 
 
 # ------------------------------------------------------------------ live updates
@@ -613,6 +752,29 @@ async def test_event_stream_keeps_alive_when_idle_and_stops_when_the_client_leav
 
 
 # ------------------------------------------------------------------ arguments
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        (" " * 20, "token is blank"),
+        ("\t\n" * 10, "token is blank"),
+        ("", "token is empty"),
+        ("short", "token must be at least 16 characters"),
+        ("a" * 40, "token must have at least 5 different characters"),
+        ("abab" * 8, "token must have at least 5 different characters"),
+        (TOKEN + "\n", "token must not start or end with whitespace"),
+        (" " + TOKEN, "token must not start or end with whitespace"),
+    ],
+)
+async def test_weak_tokens_are_refused_saying_how_to_make_a_good_one(
+    token: str, problem: str, autojump_clock: object
+) -> None:
+    async with running() as s:
+        with pytest.raises(ValueError, match=problem) as refused:
+            Dashboard(s, token=token)
+    assert isinstance(refused.value, tk.InvalidArgument)
+    assert "secrets.token_urlsafe(32)" in str(refused.value)
 
 
 async def test_bad_arguments_are_typed_errors_naming_them(autojump_clock: object) -> None:

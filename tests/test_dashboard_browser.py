@@ -89,6 +89,15 @@ def test_pause_from_the_jobs_page_pauses_the_job(browser: Any) -> None:
         page.wait_for_url("**name=daily**")
         row = page.locator("tr[data-key='daily-report']")
         assert row.locator("span.state").inner_text() == "scheduled"
+        # The State column is laid out as the others: the badge's style stays on the badge.
+        cell_style = (
+            "cell => { const s = getComputedStyle(cell); return [s.borderBottomStyle, "
+            "s.borderBottomWidth, s.borderBottomColor, s.verticalAlign, s.display, s.padding]; }"
+        )
+        assert row.locator("td.state").evaluate(cell_style) == row.locator("td.name").evaluate(
+            cell_style
+        )
+        assert row.locator("td.state").evaluate(cell_style)[3] == "top"
         page.wait_for_selector("#live[data-state='on']")  # the event stream is connected
         row.locator("button[data-action='pause']").click()
         page.wait_for_url("**/?name=daily*done=paused")  # back where the click was

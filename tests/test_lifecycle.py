@@ -276,3 +276,23 @@ async def test_a_once_paused_while_it_runs_never_runs_again_and_completes_after_
         await trio.sleep(20)
         assert s.get_job_details(job).state is tk.JobState.COMPLETED
     assert len(log.runs) == 1
+
+
+async def test_a_new_interval_on_a_paused_job_is_anchored_at_the_update(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    log = Log()
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        job = await s.add_job(tk.Interval(100), log.make("run"))
+        await s.pause_job(job)
+        await trio.sleep(3)
+        await s.update_job(job, schedule=tk.Interval(10))  # anchored at +3: +13, +23, ...
+        details = s.get_job_details(job)
+        assert details.schedule == tk.Interval(10, start=at(3))
+        assert details.next_run_at is None  # paused
+        await trio.sleep(14)
+        await s.resume_job(job)  # at +17: the first instant of the grid after it
+        assert s.get_job_details(job).next_run_at == at(23)
+        await trio.sleep(20)
+        await s.cancel_job(job)
+    assert [(label, offset) for label, _, offset, _ in log.runs] == [("run", 23), ("run", 33)]

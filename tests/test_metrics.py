@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import trio
+import trio.testing
 
 import turnkeeper_trio as tk
 from turnkeeper_trio._metrics import BUCKETS, _Accumulator
@@ -129,3 +130,24 @@ async def test_control_counters_and_gauges_move_with_the_calls(
     assert m.jobs_scheduled == 3  # the Never job, a and b
     assert s.get_job_details(d).last_runs[0].started_at == START + timedelta(seconds=8)
     assert s.get_job_details(b).quarantined
+
+
+async def test_a_staged_job_counts_in_staging_buffered_only(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    scheduler = tk.Scheduler(max_workers=1, wall_clock=wall)
+    scheduler.try_add_job(tk.Never(), Recorder(wall))
+    m = scheduler.get_metrics_snapshot()
+    assert (m.staging_buffered, m.jobs_scheduled) == (1, 0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(scheduler.run)
+        for added in range(2, 12):
+            await scheduler.add_job(tk.Never(), Recorder(wall))
+            m = scheduler.get_metrics_snapshot()
+            staged = [j for j in scheduler.list_all_jobs() if j.state is tk.JobState.STAGED]
+            assert m.staging_buffered == len(staged)
+            assert m.staging_buffered + m.jobs_scheduled == added  # each job counted once
+        await trio.testing.wait_all_tasks_blocked()
+        m = scheduler.get_metrics_snapshot()
+        assert (m.staging_buffered, m.jobs_scheduled) == (0, 11)
+        await scheduler.shutdown_graceful()

@@ -86,6 +86,12 @@ def test_implementation_modules_are_private() -> None:
         (tk.SchedulerNotRunning, (tk.TurnKeeperError, RuntimeError)),
         (tk.InvalidSchedule, (tk.TurnKeeperError, ValueError)),
         (tk.InvalidArgument, (tk.TurnKeeperError, ValueError)),
+        (tk.JobNotLoaded, (tk.TurnKeeperError, RuntimeError)),
+        (tk.StoredValueError, (tk.TurnKeeperError, ValueError)),
+        (tk.StoreError, (tk.TurnKeeperError,)),
+        (tk.StoreLocked, (tk.StoreError,)),
+        (tk.StoreCorrupt, (tk.StoreError,)),
+        (tk.StoreUnavailable, (tk.StoreError,)),
     ],
 )
 def test_error_tree(error: type[Exception], bases: tuple[type[Exception], ...]) -> None:
@@ -100,3 +106,17 @@ def test_values_are_frozen() -> None:
         schedule.expr = "0 10 * * *"  # type: ignore[misc]
     with pytest.raises(AttributeError):
         tk.JobId(1).value = 2  # type: ignore[misc]
+
+
+def test_the_error_tree_in_the_docs_names_every_exported_error() -> None:
+    import turnkeeper_trio._exceptions as exceptions_module
+
+    tree = exceptions_module.__doc__ or ""
+    errors = [
+        name
+        for name in tk.__all__
+        if inspect.isclass(getattr(tk, name)) and issubclass(getattr(tk, name), Exception)
+    ]
+    assert "StoreUnavailable" in errors
+    for name in errors:
+        assert f"── {name}" in tree, f"{name} is missing from the tree in _exceptions.py"

@@ -87,6 +87,7 @@ async def replicas(dsn: str, count: int = 2, **kwargs: Any) -> AsyncIterator[lis
     async with trio.open_nursery() as nursery:
         started = []
         for _ in range(count):
+            kwargs.setdefault("functions", (record, slow))  # the same code on every replica
             scheduler = tk.Scheduler(
                 max_workers=2, store=tk.PostgresStore(dsn, lease_ttl=TTL), **kwargs
             )

@@ -63,17 +63,30 @@ def instants(draw: st.DrawFn, zone: str) -> datetime:
 
 # `max/s` items (a start-step starting at the field's maximum: `59/15` is minute 59 only) in
 # every field, and the day-level extensions, mixed so both Vixie day rules (AND, OR) occur.
-SECONDS = st.sampled_from(["0", "30", "0,30", "*/20", "*", "59/15", "15-45/15", "5"])
-MINUTES = st.sampled_from(["*", "*/15", "0", "30", "0,30", "5-20/5", "45", "*/7", "59", "59/15"])
+# Lists that hold a bare `*` (the whole field, also for the DST and day rules), ranges that
+# wrap through the field's maximum (Quartz), and Sunday as 7 at the end of a range.
+SECONDS = st.sampled_from(
+    ["0", "30", "0,30", "*/20", "*", "59/15", "15-45/15", "5", "30,*", "50-10/20"]
+)
+MINUTES = st.sampled_from(
+    ["*", "*/15", "0", "30", "0,30", "5-20/5", "45", "*/7", "59", "59/15", "0,*", "45-15/10"]
+)
 HOURS = st.sampled_from(
-    ["*", "*", "*/2", "*/6", "2", "1-3", "9", "0,12", "2/3", "1", "0", "23", "23/5"]
+    [
+        *["*", "*", "*/2", "*/6", "2", "1-3", "9", "0,12", "2/3", "1", "0", "23", "23/5"],
+        *["22-2", "23-1/2", "2,*/5,*", "3-1"],
+    ]
 )
 DOMS = st.sampled_from(
-    ["*"] * 6 + ["1-15", "L", "*/2", "10,20", "?", "LW", "15W", "1W", "30W", "L,10", "31/10"]
+    ["*"] * 6
+    + ["1-15", "L", "*/2", "10,20", "?", "LW", "15W", "1W", "30W", "L,10", "31/10"]
+    + ["1,*", "*,L", "28-3", "30-2/2"]
 )
-MONTHS = st.sampled_from(["*"] * 8 + ["1-6", "mar,nov", "oct-dec", "12/3"])
+MONTHS = st.sampled_from(["*"] * 8 + ["1-6", "mar,nov", "oct-dec", "12/3", "nov-feb", "jan,*"])
 DOWS = st.sampled_from(
-    ["*"] * 5 + ["mon-fri", "sun", "1#2", "0,6", "sat#1", "7", "?", "5L", "friL,mon#1", "7/3"]
+    ["*"] * 5
+    + ["mon-fri", "sun", "1#2", "0,6", "sat#1", "7", "?", "5L", "friL,mon#1", "7/3"]
+    + ["sat-sun", "mon-sun", "fri-mon", "5-1/2", "7-2", "mon,*", "*,fri#2"]
 )
 
 

@@ -490,3 +490,94 @@ async def test_a_trigger_queued_before_a_pause_runs_on_resume(
         await s.resume_job(job_id)
         await trio.sleep(1)
     assert job.times == [START + timedelta(seconds=10)]
+
+
+async def test_a_refused_submission_uses_up_no_job_number(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    scheduler = tk.Scheduler(max_workers=1, staging_buffer_size=1, wall_clock=wall)
+    with pytest.raises(tk.SchedulerNotRunning):
+        await scheduler.add_job(tk.Never(), Recorder(wall))
+    with pytest.raises(tk.SchedulerNotRunning):
+        await scheduler.add_jobs([tk.JobRequest(tk.Never(), Recorder(wall))])
+    assert scheduler.try_add_job(tk.Never(), Recorder(wall)).value == 1  # fills the buffer
+    with pytest.raises(tk.StagingFull):
+        scheduler.try_add_job(tk.Never(), Recorder(wall))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(scheduler.run)
+        s = scheduler
+        assert (await s.add_job(tk.Never(), Recorder(wall), key="k")).value == 2
+        assert (await s.add_job(tk.Never(), Recorder(wall), key="k")).value == 2  # attaches
+        assert (await s.add_job(tk.Never(), Recorder(wall))).value == 3
+        # Cancelled before it was accepted: nothing is added, no number is taken.
+        await trio.testing.wait_all_tasks_blocked()  # the buffer is empty
+        s.try_add_job(tk.Never(), Recorder(wall))  # job-4 fills the buffer
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await s.add_job(tk.Never(), Recorder(wall))
+        result = await s.add_jobs(
+            [
+                tk.JobRequest(tk.Never(), Recorder(wall), name=""),  # refused
+                tk.JobRequest(tk.Never(), Recorder(wall), key="pair"),
+                tk.JobRequest(tk.Never(), Recorder(wall), key="pair"),  # the same job
+                tk.JobRequest(tk.Never(), Recorder(wall)),
+            ]
+        )
+        assert [None if i is None else i.value for i in result.ids] == [None, 5, 5, 6]
+        assert (await s.add_job(tk.Never(), Recorder(wall))).value == 7
+        assert [job.id.value for job in s.list_all_jobs()] == [1, 2, 3, 4, 5, 6, 7]
+        assert s.get_metrics_snapshot().jobs_submitted == 7
+        await s.shutdown_graceful()
+
+
+class SlewedClock:
+    """A wall clock running 0.1% fast against Trio's clock, as one that NTP slews."""
+
+    def __init__(self) -> None:
+        self.t0: float | None = None
+
+    def now(self) -> datetime:
+        current = trio.current_time()
+        if self.t0 is None:
+            self.t0 = current
+        return START + timedelta(seconds=(current - self.t0) * 1.001)
+
+
+async def test_a_pending_retry_shows_one_next_run_at_whatever_the_clocks_do(
+    autojump_clock: object,
+) -> None:
+    job = Recorder(MockWallClock(START), [False, True])
+    async with tk.open_scheduler(max_workers=1, wall_clock=SlewedClock()) as s:
+        job_id = await s.add_job(
+            tk.Once(START + timedelta(seconds=5)), job, retry=tk.FixedDelay(1, 10)
+        )
+        await trio.sleep(6)  # the first attempt failed: the retry waits 10 s
+        first = s.get_job_details(job_id).next_run_at
+        assert first is not None
+        await trio.sleep(3.21)  # the two clocks drift apart meanwhile
+        assert s.get_job_details(job_id).next_run_at == first
+        assert s.list_all_jobs()[0].next_run_at == first
+
+
+async def test_a_pending_retry_shows_the_same_next_run_at_at_every_query(
+    autojump_clock: object, wall: MockWallClock
+) -> None:
+    job = Recorder(wall, [False, True])
+    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+        job_id = await s.add_job(
+            tk.Once(START + timedelta(seconds=5)), job, retry=tk.FixedDelay(1, 10)
+        )
+        await trio.sleep(5.5)  # the first attempt failed at +5: the retry is due at +15
+        planned = START + timedelta(seconds=15)
+        seen = []
+        for step in (0.1, 1.37, 2.003, 0.7):  # queried at several instants of Trio time
+            seen.append(s.get_job_details(job_id).next_run_at)
+            seen.append(s.list_all_jobs()[0].next_run_at)
+            await trio.sleep(step)
+        # A wall-clock step does not move an instant already planned.
+        wall.jump(0.25)
+        seen.append(s.get_job_details(job_id).next_run_at)
+        assert seen == [planned] * len(seen)
+        await trio.sleep(10)
+    assert len(job.calls) == 2
+    assert s.get_job_details(job_id).state is tk.JobState.COMPLETED

@@ -109,6 +109,17 @@ def sql(path: Path, statement: str) -> list[tuple[Any, ...]]:
         return db.execute(statement).fetchall()
 
 
+def open_scheduler(**kwargs: Any) -> contextlib.AbstractAsyncContextManager[tk.Scheduler]:
+    """``tk.open_scheduler`` declaring this module's job functions (``functions=``).
+
+    A service declares the functions of the jobs it did not add in this life, so that a
+    restart runs them from their rows; the tests of what happens without that say
+    ``functions=()``.
+    """
+    kwargs.setdefault("functions", JOB_FUNCTIONS)
+    return tk.open_scheduler(**kwargs)
+
+
 def sqlite(tmp_path: Path, **kwargs: Any) -> tk.SQLiteStore:
     return tk.SQLiteStore(tmp_path / "jobs.db", **kwargs)
 
@@ -119,7 +130,7 @@ def sqlite(tmp_path: Path, **kwargs: Any) -> tk.SQLiteStore:
 async def test_a_key_names_one_job_and_re_adding_it_attaches(
     store_factory: Callable[[], tk.abc.JobStore],
 ) -> None:
-    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+    async with open_scheduler(max_workers=1, store=store_factory()) as s:
         first = await s.add_job(tk.Never(), record, "a", key="report")
         again = await s.add_job(tk.Never(), record, "a", key="report")
         assert again == first
@@ -141,7 +152,7 @@ async def test_a_key_names_one_job_and_re_adding_it_attaches(
 async def test_a_job_without_a_key_gets_a_unique_one(
     store_factory: Callable[[], tk.abc.JobStore],
 ) -> None:
-    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+    async with open_scheduler(max_workers=1, store=store_factory()) as s:
         one = await s.add_job(tk.Never(), record, "a")
         two = await s.add_job(tk.Never(), record, "a")
         assert one != two
@@ -152,7 +163,7 @@ async def test_a_job_without_a_key_gets_a_unique_one(
 async def test_bad_keys_and_on_crash_are_refused_at_the_call(
     store_factory: Callable[[], tk.abc.JobStore],
 ) -> None:
-    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+    async with open_scheduler(max_workers=1, store=store_factory()) as s:
         with pytest.raises(tk.InvalidArgument, match="key"):
             await s.add_job(tk.Never(), record, "a", key="~mine")
         with pytest.raises(tk.InvalidArgument, match="key"):
@@ -167,7 +178,7 @@ async def test_bad_keys_and_on_crash_are_refused_at_the_call(
 async def test_occurrence_id_is_stable_across_retries(
     store_factory: Callable[[], tk.abc.JobStore],
 ) -> None:
-    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+    async with open_scheduler(max_workers=1, store=store_factory()) as s:
         job = await s.add_job(
             tk.Never(), fail_first, "x", key="flaky", retry=tk.FixedDelay(1, 0.01)
         )
@@ -185,7 +196,7 @@ async def test_occurrence_id_is_stable_across_retries(
 async def test_jobs_state_counts_and_history_survive_a_restart(
     tmp_path: Path, durable: Durable
 ) -> None:
-    async with tk.open_scheduler(max_workers=2, store=durable()) as s:
+    async with open_scheduler(max_workers=2, store=durable()) as s:
         ticker = await s.add_job(tk.Interval(0.02), record, "tick", key="ticker")
         paused = await s.add_job(tk.Interval(60), record, "paused", key="paused")
         await s.pause_job(paused)
@@ -195,7 +206,7 @@ async def test_jobs_state_counts_and_history_survive_a_restart(
         await CALLS.until(3)
     before = s.get_job_details(ticker)
     assert before.runs >= 3
-    async with tk.open_scheduler(max_workers=2, store=durable()) as s2:
+    async with open_scheduler(max_workers=2, store=durable()) as s2:
         by_key = {j.id.key: j for j in s2.list_all_jobs()}
         assert set(by_key) == {"ticker", "paused", "cancelled", unkeyed.key}
         assert by_key["paused"].state is tk.JobState.PAUSED
@@ -220,7 +231,7 @@ async def test_jobs_state_counts_and_history_survive_a_restart(
 
 
 async def test_a_pending_retry_survives_a_restart(tmp_path: Path, durable: Durable) -> None:
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(
             tk.Never(), always_fails, "x", key="flaky", retry=tk.FixedDelay(2, 30)
         )
@@ -231,7 +242,7 @@ async def test_a_pending_retry_survives_a_restart(tmp_path: Path, durable: Durab
         assert s.get_job_details(job).attempt == 2
         due = s.get_job_details(job).next_run_at
         assert due is not None
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s2:
+    async with open_scheduler(max_workers=1, store=durable()) as s2:
         (summary,) = s2.list_all_jobs()
         details = s2.get_job_details(summary.id)
         assert details.attempt == 2
@@ -244,19 +255,19 @@ async def test_a_changed_definition_is_planned_from_the_last_fired_occurrence(
 ) -> None:
     # Life 1: the 13:00 occurrence of an hourly grid fires.
     wall = MockWallClock(T0 + HOUR - timedelta(seconds=0.05))
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
+    async with open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
         await s.add_job(tk.Interval(HOUR, start=T0), record, "hourly", key="grid")
         await CALLS.until(1)
     assert CALLS.items[0][1].scheduled_for == T0 + HOUR
     # Life 2, ten minutes later, deploys a half-hourly grid: its next run is the first
     # occurrence after 13:00, not after now, and 13:00 does not run again.
     wall = MockWallClock(T0 + HOUR + timedelta(minutes=10))
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
+    async with open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
         job = await s.add_job(tk.Interval(HOUR / 2, start=T0), record, "half", key="grid")
         assert s.get_job_details(job).next_run_at == T0 + HOUR * 1.5
         assert s.get_job_details(job).schedule == tk.Interval(HOUR / 2, start=T0)
     # Life 3 re-adds the same definition: nothing changes.
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
+    async with open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
         job = await s.add_job(tk.Interval(HOUR / 2, start=T0), record, "half", key="grid")
         assert s.get_job_details(job).next_run_at == T0 + HOUR * 1.5
     assert len(CALLS.items) == 1
@@ -270,11 +281,11 @@ async def test_occurrences_missed_while_down_go_through_the_misfire_policy(
     tmp_path: Path, misfire: tk.abc.MisfirePolicy, runs: list[datetime], skipped: int
 ) -> None:
     wall = MockWallClock(T0 + timedelta(seconds=1))
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
+    async with open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
         await s.add_job(tk.Interval(HOUR, start=T0), record, "h", key="hourly", misfire=misfire)
     # Down from 12:00 to 17:00: 13:00, 14:00, 15:00, 16:00 and 17:00 were missed.
     wall = MockWallClock(T0 + 5 * HOUR + timedelta(seconds=1))
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
+    async with open_scheduler(max_workers=1, store=sqlite(tmp_path), wall_clock=wall) as s:
         await CALLS.until(len(runs))
         (summary,) = s.list_all_jobs()
         details = s.get_job_details(summary.id)
@@ -288,19 +299,19 @@ async def test_occurrences_missed_while_down_go_through_the_misfire_policy(
 
 
 async def test_history_in_the_file_is_pruned_to_history_size(tmp_path: Path) -> None:
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path), history_size=3) as s:
+    async with open_scheduler(max_workers=1, store=sqlite(tmp_path), history_size=3) as s:
         await s.add_job(tk.Interval(0.01), record, "tick", key="ticker")
         await CALLS.until(8)
     assert sql(tmp_path / "jobs.db", "SELECT count(*) FROM runs") == [(3,)]
 
 
 async def test_updates_and_commands_are_durable(tmp_path: Path, durable: Durable) -> None:
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(tk.Never(), record, "old", key="job")
         with pytest.raises(TypeError, match="closure"):
             await s.update_job(job, async_fn=_closure())
         await s.update_job(job, args=("new",), name="renamed", timeout=5)
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         details = s.get_job_details(summary.id)
         assert (details.name, details.timeout) == ("renamed", 5)
@@ -369,28 +380,28 @@ async def test_a_durable_store_refuses_what_it_cannot_store(
 ) -> None:
     call: dict[str, Any] = {"schedule": tk.Never(), "async_fn": record, "args": ("x",)}
     call.update(kwargs)
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         with pytest.raises(TypeError, match=match):
             await s.add_job(call["schedule"], call["async_fn"], *call["args"])
         with pytest.raises(TypeError, match=match):
             s.try_add_job(call["schedule"], call["async_fn"], *call["args"])
         assert s.list_all_jobs() == []
     # The memory store keeps Python objects, so it takes them.
-    async with tk.open_scheduler(max_workers=1) as s:
+    async with open_scheduler(max_workers=1) as s:
         await s.add_job(call["schedule"], call["async_fn"], *call["args"])
 
 
 async def test_a_registered_codec_stores_a_custom_schedule(
     tmp_path: Path, durable: Durable
 ) -> None:
-    async with tk.open_scheduler(max_workers=1, store=durable(codecs=[EVERY_OTHER_HOUR])) as s:
+    async with open_scheduler(max_workers=1, store=durable(codecs=[EVERY_OTHER_HOUR])) as s:
         await s.add_job(EveryOtherHour(T0), record, "x", key="custom")
-    async with tk.open_scheduler(max_workers=1, store=durable(codecs=[EVERY_OTHER_HOUR])) as s:
+    async with open_scheduler(max_workers=1, store=durable(codecs=[EVERY_OTHER_HOUR])) as s:
         (summary,) = s.list_all_jobs()
         assert s.get_job_details(summary.id).schedule == EveryOtherHour(T0)
     # Without the codec, the job is kept and reported, not run; a built-in schedule for
     # its key replaces what could not be read.
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         error = s.get_job_details(summary.id).error
         assert error is not None
@@ -399,7 +410,7 @@ async def test_a_registered_codec_stores_a_custom_schedule(
         assert replaced == summary.id
         assert s.get_job_details(replaced).schedule.every == timedelta(seconds=0.02)  # type: ignore[attr-defined]
         await CALLS.until(1)
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         assert s.get_job_details(summary.id).error is None
         assert s.get_metrics_snapshot().jobs_unloadable == 0
@@ -423,14 +434,14 @@ async def test_a_job_whose_function_does_not_import_is_reported_and_not_run(
     monkeypatch.syspath_prepend(str(tmp_path))
     import gone_module  # type: ignore[import-not-found]
 
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         await s.add_job(tk.Interval(0.02), gone_module.job, "old", key="legacy")
         await CALLS.until(1)
     # The next deploy no longer has the module.
     (tmp_path / "gone_module.py").unlink()
     monkeypatch.delitem(sys.modules, "gone_module")
     count = len(CALLS.items)
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         details = s.get_job_details(summary.id)
         assert details.error is not None
@@ -462,7 +473,7 @@ async def test_a_corrupt_file_raises_a_typed_error_naming_it_at_open(tmp_path: P
     path.write_bytes(b"this is not a database, just some bytes\n" * 200)
     entered = False
     with pytest.raises(tk.StoreCorrupt, match=str(path)):
-        async with tk.open_scheduler(max_workers=1, store=tk.SQLiteStore(path)):
+        async with open_scheduler(max_workers=1, store=tk.SQLiteStore(path)):
             entered = True
     assert not entered
 
@@ -471,35 +482,35 @@ async def test_an_sqlite_file_of_something_else_is_refused(tmp_path: Path) -> No
     path = tmp_path / "app.db"
     sql(path, "CREATE TABLE users (name TEXT)")
     with pytest.raises(tk.StoreCorrupt, match="not a turnkeeper_trio store"):
-        async with tk.open_scheduler(max_workers=1, store=tk.SQLiteStore(path)):
+        async with open_scheduler(max_workers=1, store=tk.SQLiteStore(path)):
             pass
 
 
 async def test_a_store_written_by_a_newer_version_is_refused(tmp_path: Path) -> None:
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)):
+    async with open_scheduler(max_workers=1, store=sqlite(tmp_path)):
         pass
     sql(tmp_path / "jobs.db", "PRAGMA user_version=99")
     with pytest.raises(tk.StoreCorrupt, match="schema version 99"):
-        async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)):
+        async with open_scheduler(max_workers=1, store=sqlite(tmp_path)):
             pass
 
 
 async def test_an_unopenable_path_raises_store_error(tmp_path: Path) -> None:
     store = tk.SQLiteStore(tmp_path / "missing-dir" / "jobs.db")
     with pytest.raises(tk.StoreError, match="missing-dir"):
-        async with tk.open_scheduler(max_workers=1, store=store):
+        async with open_scheduler(max_workers=1, store=store):
             pass
 
 
 async def test_a_second_scheduler_on_the_same_file_is_refused_until_the_first_stops(
     tmp_path: Path,
 ) -> None:
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
         await s.add_job(tk.Never(), record, "x", key="only")
         with pytest.raises(tk.StoreLocked, match=r"jobs\.db"):
-            async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)):
+            async with open_scheduler(max_workers=1, store=sqlite(tmp_path)):
                 pass
-    async with tk.open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
+    async with open_scheduler(max_workers=1, store=sqlite(tmp_path)) as s:
         assert [j.id.key for j in s.list_all_jobs()] == ["only"]
 
 
@@ -517,7 +528,7 @@ class FailingStore(tk.SQLiteStore):
 
 async def test_a_failed_write_stops_the_scheduler_with_store_error(tmp_path: Path) -> None:
     with pytest.raises(tk.StoreError, match="disk is full"):
-        async with tk.open_scheduler(max_workers=1, store=FailingStore(tmp_path / "jobs.db")) as s:
+        async with open_scheduler(max_workers=1, store=FailingStore(tmp_path / "jobs.db")) as s:
             await s.add_job(tk.Never(), record, "x", key="a")
             await s.add_job(tk.Never(), record, "x", key="b")
             await trio.sleep_forever()
@@ -528,7 +539,7 @@ async def test_a_failed_write_behind_the_body_still_comes_out_of_the_block(
 ) -> None:
     entered = trio.Event()
     with pytest.raises(tk.StoreError, match="disk is full"):
-        async with tk.open_scheduler(max_workers=1, store=FailingStore(tmp_path / "jobs.db")) as s:
+        async with open_scheduler(max_workers=1, store=FailingStore(tmp_path / "jobs.db")) as s:
             await s.add_job(tk.Interval(0.01), record, "x", key="a")
             entered.set()
             await trio.sleep_forever()  # the job's next outcome is the write that fails
@@ -566,11 +577,11 @@ def test_built_in_strategies_come_back_equal_from_their_stored_json(value: objec
 async def test_a_trigger_waiting_on_a_paused_job_survives_a_restart(
     tmp_path: Path, durable: Durable
 ) -> None:
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(tk.Never(), record, "x", key="manual")
         await s.pause_job(job)
         await s.trigger_job(job)  # kept for resume
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         assert s.get_job_details(summary.id).trigger_pending
         await s.resume_job(summary.id)
@@ -580,7 +591,7 @@ async def test_a_trigger_waiting_on_a_paused_job_survives_a_restart(
 
 async def test_misfires_show_as_skipped_ranges_in_memory_too(autojump_clock: object) -> None:
     wall = MockWallClock(T0)
-    async with tk.open_scheduler(max_workers=1, wall_clock=wall) as s:
+    async with open_scheduler(max_workers=1, wall_clock=wall) as s:
         job = await s.add_job(tk.Interval(60, start=T0), record, "x")
         await trio.sleep(30)
         # The dispatcher wakes at 12:01 by Trio's clock, 12:06 by the wall clock after the
@@ -601,7 +612,7 @@ async def test_misfires_show_as_skipped_ranges_in_memory_too(autojump_clock: obj
 async def test_try_add_job_before_the_start_attaches_to_the_stored_key(
     tmp_path: Path, durable: Durable
 ) -> None:
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(tk.Never(), record, "old", key="early")
         await s.trigger_job(job)
         await CALLS.until(1)
@@ -621,7 +632,7 @@ async def test_try_add_job_before_the_start_attaches_to_the_stored_key(
 async def test_commands_and_queries_behave_the_same_on_both_stores(
     store_factory: Callable[[], tk.abc.JobStore],
 ) -> None:
-    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+    async with open_scheduler(max_workers=1, store=store_factory()) as s:
         job = await s.add_job(tk.Never(), record, "a", key="job", on_crash="skip")
         details = s.get_job_details(job)
         assert (details.on_crash, details.next_run_at) == ("skip", None)
@@ -655,11 +666,11 @@ def test_store_arguments_are_checked() -> None:
 
 async def test_one_store_instance_serves_one_scheduler_at_a_time(tmp_path: Path) -> None:
     store = sqlite(tmp_path)
-    async with tk.open_scheduler(max_workers=1, store=store):
+    async with open_scheduler(max_workers=1, store=store):
         with pytest.raises(tk.StoreLocked, match="already open"):
-            async with tk.open_scheduler(max_workers=1, store=store):
+            async with open_scheduler(max_workers=1, store=store):
                 pass
-    async with tk.open_scheduler(max_workers=1, store=store):  # free again once closed
+    async with open_scheduler(max_workers=1, store=store):  # free again once closed
         pass
 
 
@@ -670,12 +681,12 @@ async def test_a_finished_job_whose_function_is_gone_is_not_counted_as_unloadabl
     monkeypatch.syspath_prepend(str(tmp_path))
     import old_module  # type: ignore[import-not-found]
 
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(tk.Never(), old_module.job, key="retired")
         await s.cancel_job(job)
     (tmp_path / "old_module.py").unlink()
     monkeypatch.delitem(sys.modules, "old_module")
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         assert summary.state is tk.JobState.CANCELLED
         assert s.get_metrics_snapshot().jobs_unloadable == 0
@@ -684,7 +695,7 @@ async def test_a_finished_job_whose_function_is_gone_is_not_counted_as_unloadabl
 async def test_a_retried_trigger_with_the_same_idempotency_key_runs_once(
     store_factory: Callable[[], tk.abc.JobStore],
 ) -> None:
-    async with tk.open_scheduler(max_workers=1, store=store_factory()) as s:
+    async with open_scheduler(max_workers=1, store=store_factory()) as s:
         job = await s.add_job(tk.Never(), record, "x", key="manual")
         marker = await s.add_job(tk.Never(), record, "marker", key="marker")
         await s.trigger_job(job, idempotency_key="request-1")
@@ -701,11 +712,11 @@ async def test_a_retried_trigger_with_the_same_idempotency_key_runs_once(
 
 
 async def test_idempotency_keys_survive_a_restart(tmp_path: Path, durable: Durable) -> None:
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         job = await s.add_job(tk.Never(), record, "x", key="manual")
         await s.trigger_job(job, idempotency_key="request-1")
         await CALLS.until(1)
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         (summary,) = s.list_all_jobs()
         await s.trigger_job(summary.id, idempotency_key="request-1")  # seen before the restart
         marker = await s.add_job(tk.Never(), record, "marker", key="marker")
@@ -729,7 +740,7 @@ def _comparable(details: tk.JobDetails) -> dict[str, Any]:
 async def test_a_restart_shows_every_job_exactly_as_it_was(tmp_path: Path) -> None:
     paris = ZoneInfo("Europe/Paris")
     wall = MockWallClock(T0)
-    async with tk.open_scheduler(max_workers=2, store=sqlite(tmp_path), wall_clock=wall) as s:
+    async with open_scheduler(max_workers=2, store=sqlite(tmp_path), wall_clock=wall) as s:
         add = s.add_job
         await add(tk.Interval(HOUR, start=T0), record, "grid", key="grid")
         await add(tk.Interval(HOUR / 2), record, "unanchored", key="unanchored")
@@ -770,7 +781,7 @@ async def test_a_restart_shows_every_job_exactly_as_it_was(tmp_path: Path) -> No
         before = {
             d["id"]: d for d in (_comparable(s.get_job_details(j.id)) for j in s.list_all_jobs())
         }
-    async with tk.open_scheduler(
+    async with open_scheduler(
         max_workers=2, store=sqlite(tmp_path), wall_clock=MockWallClock(wall.now())
     ) as s:
         after = {
@@ -800,7 +811,7 @@ async def test_an_at_most_once_attempt_is_written_as_started_before_its_code_run
     tmp_path: Path,
 ) -> None:
     path = str(tmp_path / "jobs.db")
-    async with tk.open_scheduler(max_workers=1, store=tk.SQLiteStore(path)) as s:
+    async with open_scheduler(max_workers=1, store=tk.SQLiteStore(path)) as s:
         job = await s.add_job(tk.Never(), stored_start, path, "once", key="once", on_crash="skip")
         await s.trigger_job(job)
         await CALLS.until(1)
@@ -819,12 +830,12 @@ async def test_a_forced_shutdown_records_the_cancelled_attempt_and_does_not_reru
         pass
 
     with pytest.raises(Stop):
-        async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+        async with open_scheduler(max_workers=1, store=durable()) as s:
             job = await s.add_job(tk.Never(), hangs, "x", key="hangs")
             await s.trigger_job(job)
             await CALLS.until(1)
             raise Stop
-    async with tk.open_scheduler(max_workers=1, store=durable()) as s:
+    async with open_scheduler(max_workers=1, store=durable()) as s:
         (hung,) = s.list_all_jobs()
         details = s.get_job_details(hung.id)
         assert details.state is tk.JobState.SCHEDULED
@@ -836,3 +847,7 @@ async def test_a_forced_shutdown_records_the_cancelled_attempt_and_does_not_reru
         await CALLS.until(2)
         await s.cancel_job(hung.id)
     assert CALLS.labels() == ["x", "marker"]
+
+
+#: The job functions of this module (the ones the tests' services declare).
+JOB_FUNCTIONS = (record, fail_first, always_fails, stored_start, hangs)

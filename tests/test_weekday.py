@@ -84,3 +84,56 @@ def test_repr_reads_like_the_constructor_call_and_round_trips() -> None:
         "tz=zoneinfo.ZoneInfo(key='Europe/Paris'))"
     )
     assert eval(text, {"WeekdayTimes": tk.WeekdayTimes, "zoneinfo": zoneinfo}) == schedule
+
+
+def _every_day_at_nine_as_a_number() -> object:
+    return tk.WeekdayTimes.every_day(9)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (tk.WeekdayTimes.every_day, r"WeekdayTimes\.every_day\(\*at\): give at least one"),
+        (tk.WeekdayTimes.weekdays, r"WeekdayTimes\.weekdays\(\*at\): give at least one"),
+        (
+            lambda: tk.WeekdayTimes.weekdays("09:00", "25:00"),
+            r"WeekdayTimes\.weekdays: at\[1\]: time '25:00' is not 'HH:MM'",
+        ),
+        (_every_day_at_nine_as_a_number, r"every_day: at\[0\]: time must be a datetime\.time"),
+    ],
+)
+def test_named_constructors_name_the_times_given_to_them(make: object, message: str) -> None:
+    with pytest.raises(tk.InvalidSchedule, match=message):
+        make()  # type: ignore[operator]
+
+
+END = datetime.max.replace(tzinfo=UTC)
+LAST_DAY = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("times", "tz", "after", "expected"),
+    [
+        (
+            ["23:59"],
+            UTC,
+            LAST_DAY.replace(hour=23, minute=58),
+            LAST_DAY.replace(hour=23, minute=59),
+        ),
+        (["23:59"], UTC, END, None),
+        (["09:00"], NY, LAST_DAY, datetime(9999, 12, 31, 9, tzinfo=NY)),
+        (["19:00"], NY, datetime(9999, 12, 31, 12, tzinfo=NY), None),  # 10000-01-01 00:00 UTC
+        (
+            ["18:59"],
+            NY,
+            datetime(9999, 12, 31, 12, tzinfo=NY),
+            LAST_DAY.replace(hour=23, minute=59),
+        ),
+        (["09:00"], ZoneInfo("Pacific/Kiritimati"), LAST_DAY.replace(hour=23), None),
+        (["09:00"], NY, END.replace(tzinfo=NY), None),
+    ],
+)
+def test_at_the_end_of_time_next_after_is_the_last_fire_or_none(
+    times: list[str], tz: ZoneInfo, after: datetime, expected: datetime | None
+) -> None:
+    assert tk.WeekdayTimes.every_day(*times, tz=tz).next_after(after) == expected

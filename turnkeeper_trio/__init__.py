@@ -65,6 +65,7 @@ from ._models import SkippedRange as SkippedRange
 from ._models import current_job as current_job
 from ._postgres import PostgresStore as PostgresStore
 from ._postgres import ReplicaInfo as ReplicaInfo
+from ._postgres import StoreUnavailable as StoreUnavailable
 from ._queue import HeapQueue as HeapQueue
 from ._queue import IndexedHeapQueue as IndexedHeapQueue
 from ._retry import ExponentialBackoff as ExponentialBackoff
@@ -144,6 +145,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreLocked",
+    "StoreUnavailable",
     "StoredValueError",
     "Subscription",
     "SystemWallClock",

@@ -4,21 +4,24 @@
     python -m turnkeeper_trio next --weekday-times "mon 09:00,fri 17:30" --tz America/New_York
     python -m turnkeeper_trio next --interval 90 --after 2027-03-26T00:00 --json
 
-Exit status 0 on success, 2 on bad input (the message is the one the schedule's constructor
-raises, naming the field at fault).
+Exit status 0 on success, 2 on bad input (one line on stderr that names the option, or for a
+cron expression the message ``Cron()`` raises, naming the field at fault).  Output cut short
+by its reader (``| head``) ends the command quietly.  Fires past the end of the calendar
+(year 9999, in UTC or in ``--tz``) do not exist: the list stops there.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ._cron import Cron
-from ._preview import describe_cron, preview_fires, utc_text
+from ._preview import Fire, describe_cron, preview_fires, utc_text
 from ._schedule import Schedule
 from ._simple_schedules import Interval
 from ._weekday import WeekdayTimes
@@ -94,37 +97,68 @@ def _weekday_times(text: str, tz: tzinfo) -> WeekdayTimes:
                 f"--weekday-times item {item.strip()!r} must be a weekday and a time, "
                 "e.g. 'mon 09:00'"
             )
+        try:  # each item alone, so that the message names the item the user typed
+            WeekdayTimes([(words[0], words[1])], tz=tz)
+        except ValueError as exc:
+            reason = str(exc).removeprefix("times[0]: ")
+            raise _BadInput(f"--weekday-times item {item.strip()!r}: {reason}") from None
         pairs.append((words[0], words[1]))
     return WeekdayTimes(pairs, tz=tz)
+
+
+def _interval(seconds: float, after: datetime) -> Interval:
+    try:
+        return Interval(seconds, start=after)
+    except ValueError as exc:  # the constructor's message, about the option the user typed
+        raise _BadInput("--interval " + str(exc).removeprefix("every ")) from None
 
 
 def _schedule(args: argparse.Namespace, tz: tzinfo, after: datetime) -> Schedule:
     given = [x is not None for x in (args.cron, args.weekday_times, args.interval)]
     if sum(given) != 1:
         raise _BadInput("give exactly one of: a cron expression, --weekday-times, --interval")
+    if args.interval is not None:
+        return _interval(args.interval, after)
     try:
         if args.cron is not None:
             return Cron(args.cron, tz=tz)
-        if args.weekday_times is not None:
-            return _weekday_times(args.weekday_times, tz)
-        return Interval(args.interval, start=after)
-    except (ValueError, TypeError) as exc:  # InvalidSchedule and InvalidArgument among them
+        return _weekday_times(args.weekday_times, tz)
+    except (ValueError, TypeError) as exc:  # InvalidSchedule among them
         raise _BadInput(str(exc)) from None
 
 
 def _offset(at: datetime) -> str:
-    text = at.strftime("%z")
-    return f"{text[:3]}:{text[3:]}"
+    """``+02:00``; ``-04:56:02`` for the local mean times of old dates."""
+    offset = at.utcoffset()
+    assert offset is not None
+    sign, seconds = ("-", -offset) if offset < timedelta(0) else ("+", offset)
+    hours, rest = divmod(int(seconds.total_seconds()), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{sign}{hours:02}:{minutes:02}" + (f":{secs:02}" if secs else "")
+
+
+def _shown(fires: list[Fire], tz: tzinfo) -> list[Fire]:
+    """The fires whose time can be written in *tz* and in UTC (not past year 9999 there)."""
+    shown = []
+    for fire in fires:
+        try:
+            fire.at.astimezone(tz)
+            fire.at.astimezone(UTC)
+        except OverflowError:
+            break
+        shown.append(fire)
+    return shown
 
 
 def _run(args: argparse.Namespace) -> str:
     if not 1 <= args.count <= _MAX_COUNT:
-        raise _BadInput(f"-n must be between 1 and {_MAX_COUNT}, got {args.count}")
+        raise _BadInput(f"-n/--count must be from 1 to {_MAX_COUNT}, got {args.count}")
     tz = _zone(args.tz)
     after = _after(args.after, tz)
     schedule = _schedule(args, tz, after)
     description = describe_cron(args.cron) if args.cron is not None else None
-    fires = preview_fires(schedule, after, args.count)
+    found = preview_fires(schedule, after, args.count)
+    fires = _shown(found, tz)
     if args.json:
         return json.dumps(
             {
@@ -150,20 +184,49 @@ def _run(args: argparse.Namespace) -> str:
     for fire in fires:
         local = fire.at.astimezone(tz)
         zone = local.tzname() or ""
-        line = f"  {local:%a %Y-%m-%d %H:%M:%S} {_offset(local)} {zone:<5}  {utc_text(local)}"
+        when = f"{local:%a} {local.date().isoformat()} {local:%H:%M:%S}"  # years < 1000 too
+        line = f"  {when} {_offset(local)} {zone:<5}  {utc_text(local)}"
         lines.append(line + (f"  {fire.note}" if fire.note else ""))
-    if not fires:
+    if len(fires) < len(found):
+        lines.append(f"  (no more: the next is after year 9999 in {args.tz})")
+    elif not fires:
         lines.append("  (none: the schedule never fires again)")
     return "\n".join(lines)
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at devnull: its reader is gone, and the exit must not print a traceback.
+
+    As the Python documentation recommends for ``BrokenPipeError`` (signal module notes).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line with *argv* (default ``sys.argv[1:]``); return the exit status."""
+    """Run the command line with *argv* (default ``sys.argv[1:]``); return the exit status.
+
+    0 on success; 1 when the reader of the output went away early (``| head``), quietly;
+    2 on bad input, with one line on stderr.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        print(_run(args))
+        text = _run(args)
     except _BadInput as exc:
         print(f"{parser.prog} {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OverflowError:  # a last guard: no traceback for a date past year 9999
+        print(
+            f"{parser.prog} {args.command}: error: a date in this request is past the end of "
+            "the calendar (year 9999)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 1
     return 0

@@ -1,18 +1,17 @@
-"""What a durable store writes: functions by reference, arguments and strategies as JSON.
+"""What a durable store writes: arguments and strategies as JSON, text made storable.
 
-A database row must never run code, so nothing here pickles.  A function is stored as
-``module:qualname`` and imported back; arguments must be JSON values; schedules and policies
-are tagged, versioned JSON objects (``{"type": "cron", "v": 1, ...}``).  The built-in
-strategies have codecs here; a custom one is stored once its class is registered with the
-store through a :class:`Codec`.  This module never touches a database.
+A database row must never run code, so nothing here pickles.  (Functions are stored as
+``module:qualname`` and found again only among those the process registered: see
+``_functions``.)  Arguments must be JSON values that every durable store can hold;
+schedules and policies are tagged, versioned JSON objects (``{"type": "cron", "v": 1,
+...}``).  The built-in strategies have codecs here; a custom one is stored once its class
+is registered with the store through a :class:`Codec`.  This module never touches a database.
 """
 
 from __future__ import annotations
 
-import functools
-import importlib
-import inspect
 import math
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from typing import Any, Generic, TypeVar
@@ -33,8 +32,8 @@ __all__ = [
     "Codecs",
     "StoredValueError",
     "check_json_args",
-    "function_ref",
-    "import_ref",
+    "check_storable",
+    "storable_text",
 ]
 
 T = TypeVar("T")
@@ -58,87 +57,71 @@ class StoredValueError(TurnKeeperError, ValueError):
     """
 
 
-# ---------------------------------------------------------------------- functions
-
-
-def function_ref(fn: object) -> str:
-    """The ``module:qualname`` a durable store keeps for *fn*; ``TypeError`` if there is none.
-
-    Only a function that ``import_ref`` finds again under that name is accepted: a nested
-    function (closure), a bound method or a ``functools.partial`` has no name another process
-    could import.  (A lambda is refused earlier: it cannot be an ``async def``.)
-    """
-    if isinstance(fn, functools.partial):
-        raise TypeError(
-            "async_fn: a functools.partial cannot be stored by a durable store (a row must "
-            "not hold code); pass the function itself and its arguments as *args"
-        )
-    if inspect.ismethod(fn):
-        raise TypeError(
-            f"async_fn: the bound method {fn.__qualname__} cannot be stored by a durable "
-            "store; use a module-level async function (or a staticmethod) and pass the "
-            "object's identity as an argument"
-        )
-    module = getattr(fn, "__module__", None)
-    qualname = getattr(fn, "__qualname__", None)
-    if not isinstance(module, str) or not isinstance(qualname, str):
-        raise TypeError(
-            f"async_fn: {fn!r} has no module and qualified name, so a durable store cannot "
-            "import it again; use a module-level async function"
-        )
-    if "<locals>" in qualname:
-        raise TypeError(
-            f"async_fn: {qualname} is defined inside a function (a closure), so a durable "
-            "store cannot import it again; move it to module level and pass what it "
-            "captured as arguments"
-        )
-    ref = f"{module}:{qualname}"
-    try:
-        found = import_ref(ref)
-    except ImportError:
-        found = None
-    if found is not fn:
-        raise TypeError(
-            f"async_fn: {ref} does not import back to this function (a restart could not "
-            "find it); use a module-level async function of an importable module"
-        )
-    return ref
-
-
-def import_ref(ref: str) -> Callable[..., Any]:
-    """Import the function *ref* (``module:qualname``) names; ``ImportError`` if it cannot."""
-    module_name, _, qualname = ref.partition(":")
-    if not module_name or not qualname:
-        raise ImportError(f"{ref!r} is not a 'module:qualname' reference")
-    try:
-        found: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            found = getattr(found, part)
-    except ImportError:
-        raise
-    except Exception as exc:  # an attribute that is gone, or a module that fails to import
-        raise ImportError(f"cannot import {ref}: {exc!r}", name=module_name) from exc
-    if not callable(found):
-        raise ImportError(f"{ref} is not callable", name=module_name)
-    return found  # type: ignore[no-any-return]
-
-
 # ---------------------------------------------------------------------- arguments
 
 
-def check_json_args(args: tuple[Any, ...]) -> list[JSON]:
-    """*args* as a JSON list; ``TypeError`` naming the first argument that is not JSON.
+#: What no durable store can hold in a string: NUL (PostgreSQL's ``text`` and ``jsonb`` refuse
+#: it) and lone surrogates (not Unicode: no UTF-8 encoding exists for them).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+#: The longest error message and traceback kept for a run (characters; the rest is cut).
+MESSAGE_LIMIT = 10_000
+TRACEBACK_LIMIT = 50_000
 
-    Tuples are refused too: they would come back as lists, and the job would see other
-    values after a restart than before.
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return "\\x00" if code == 0 else f"\\u{code:04x}"
+
+
+def storable_text(text: str, limit: int | None = None) -> str:
+    r"""*text* as every store can hold it: NUL and lone surrogates written as escapes.
+
+    ``"\x00"`` replaces a NUL and ``"\udcff"`` (say) a lone surrogate, as ``repr`` would
+    show them; beyond *limit* characters the text is cut, saying how much was left out.
+    Used for the text a job produces (error messages, tracebacks), on every store, so a
+    job's error can never make its record unwritable.
+    """
+    if _UNSTORABLE.search(text) is not None:
+        text = _UNSTORABLE.sub(_escape, text)
+    if limit is not None and len(text) > limit:
+        text = f"{text[:limit]}... [{len(text) - limit} more characters cut]"
+    return text
+
+
+def _unstorable_string(value: str, where: str) -> None:
+    match = _UNSTORABLE.search(value)
+    if match is not None:
+        what = "a NUL character" if match.group() == "\x00" else "a lone surrogate"
+        raise InvalidArgument(
+            f"{where}: the string contains {what} ({match.group()!r} at index {match.start()}), "
+            "which durable stores cannot hold (PostgreSQL refuses it, and every durable store "
+            "follows one rule); encode binary data, e.g. as base64 or hex"
+        )
+
+
+def check_json_args(args: tuple[Any, ...]) -> list[JSON]:
+    """*args* as a JSON list every durable store can hold, or an error naming the first bad value.
+
+    ``TypeError`` for a value that is not JSON (tuples too: they would come back as lists,
+    and the job would see other values after a restart than before; NaN and infinities);
+    ``InvalidArgument`` for a string (or an object's key) that holds a NUL or a lone
+    surrogate.  The error names the argument and the path to the value (``args[0]['a']``).
     """
     for index, value in enumerate(args):
         _check_json(value, f"args[{index}]")
     return list(args)
 
 
+def check_storable(value: object, where: str) -> None:
+    """Apply the argument rule of :func:`check_json_args` to any JSON value (a definition)."""
+    _check_json(value, where)
+
+
 def _check_json(value: object, where: str) -> None:
-    if value is None or type(value) in (bool, int, str):
+    if value is None or type(value) in (bool, int):
+        return
+    if type(value) is str:
+        _unstorable_string(value, where)
         return
     if type(value) is float:
         if not math.isfinite(value):
@@ -152,6 +135,7 @@ def _check_json(value: object, where: str) -> None:
         for key, item in value.items():
             if type(key) is not str:
                 raise TypeError(f"{where}: the key {key!r} is not a string (JSON objects need str)")
+            _unstorable_string(key, f"{where}: the key {key!r}")
             _check_json(item, f"{where}[{key!r}]")
         return
     hint = "; pass a list" if isinstance(value, tuple) else ""

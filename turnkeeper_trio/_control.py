@@ -15,7 +15,7 @@ from typing import Any, TypeVar, overload
 import trio
 
 from ._coordinator import Coordinator, Remote
-from ._durable import check_key
+from ._durable import check_key, is_stand_in
 from ._events import Event, Subscription
 from ._exceptions import JobFinished, JobNotLoaded, SchedulerClosed
 from ._lifetime import Lifetime
@@ -182,8 +182,11 @@ class Control(Runtime):
         """Change a live job; only the arguments given change.
 
         A new schedule recomputes the next run from now (an ``Interval`` without ``start``
-        is re-anchored); the other changes apply from the next attempt.  An attempt in
-        progress finishes with its old settings.
+        is re-anchored now); the other changes apply from the next attempt.  An attempt in
+        progress finishes with its old settings.  On a paused job a new schedule is
+        anchored at the update too, and ``resume_job`` plans its first instant after the
+        resume.  *name* follows ``add_job``'s rule (1 to 200 characters, not only
+        whitespace, no NUL or lone surrogates).
 
         Raises:
             JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
@@ -212,8 +215,9 @@ class Control(Runtime):
             coordinator.update(job_id, changes, self._signatures)
         except Remote as remote:
             job = remote.job
-            if "async_fn" in changes or "args" in changes:
-                fn = changes.get("async_fn", job.fn)
+            fn = changes.get("async_fn", job.fn)
+            if ("async_fn" in changes or "args" in changes) and not is_stand_in(fn):
+                # (A function this replica has not registered is checked by its holder.)
                 assert callable(fn)
                 self._signatures.check(fn, changes.get("args", job.args))  # type: ignore[arg-type]
             definition = coordinator.definition(job, changes)
@@ -273,6 +277,10 @@ class Control(Runtime):
 
     async def resume_job(self, job_id: JobId) -> None:
         """Resume a paused job: its next run is computed from now.  Idempotent.
+
+        The next run is the schedule's first instant after the resume; an ``Interval``
+        keeps its grid (anchored when the job was added, or by the last ``update_job``
+        that gave a schedule, even while paused).
 
         Example:
             ```python

@@ -26,7 +26,7 @@ import heapq
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec
 
@@ -43,6 +43,7 @@ from ._durable import (
     Journal,
     attach,
     definition_of,
+    is_stand_in,
     job_row,
     phase_of,
     restore,
@@ -50,12 +51,14 @@ from ._durable import (
     unloadable_job,
 )
 from ._exceptions import JobFinished, JobNotFound, JobNotLoaded
+from ._functions import Functions
 from ._job import Job, JobSpec, Run
 from ._metrics import MetricsSnapshot
 from ._models import JobDetails, JobId, JobState, JobSummary
 from ._observer import Observer
-from ._outcome import Finished, Report, ReportQueue, Started
+from ._outcome import Finished, Report, ReportQueue, Started, error_info
 from ._planner import Planner, StrategyFailed
+from ._planner import _final as final_status
 from ._queue import JobQueue
 from ._staging import StagingBuffer
 from ._state import Phase, Status
@@ -251,7 +254,7 @@ class Coordinator:
         return spec.id
 
     @enable_ki_protection
-    def take_in(self, specs: list[JobSpec | None]) -> tuple[JobId | None, ...]:
+    def take_in(self, specs: Iterable[JobSpec | None]) -> tuple[JobId | None, ...]:
         """``add_jobs``: take in a batch at once, after what the staging buffer holds.
 
         ``None`` entries (items refused by their checks) give ``None``.  Atomic, as every
@@ -310,6 +313,23 @@ class Coordinator:
     # ------------------------------------------------------------------ a store's jobs
 
     @enable_ki_protection
+    def write_refused(self, key: str, exc: Exception) -> None:
+        """The store refused the row of the job *key* (a value, a constraint, a size).
+
+        That job fails with the reason; every other job keeps running and being written.
+        """
+        job_id = self.keys.get(key)
+        job = None if job_id is None else self.table.get(job_id)
+        if job is None or job.status.phase.is_final or job.broken is not None:
+            self.observer.log.warning("the store refused to write job key %r: %s", key, exc)
+            return
+        job.error = info = error_info(exc)
+        self.observer.write_refused(job, info)
+        self.install(job, final_status(job.status, Phase.FAILED))
+        if self.journal is not None:
+            self.journal.changed(job)
+
+    @enable_ki_protection
     def load(self, loaded: Loaded, new_id: Callable[[str], JobId], codecs: Codecs) -> None:
         """Take in the jobs a durable store holds, settling attempts a crash cut off."""
         self.planner.first_run_id(loaded.max_run_id + 1)
@@ -321,7 +341,13 @@ class Coordinator:
             staged = self.staging.take(job_id.value)
             try:
                 job, status, taken = restore(
-                    row, job_id, codecs, loaded, self.planner.history_size, wall_now
+                    row,
+                    job_id,
+                    codecs,
+                    self.functions(),
+                    loaded,
+                    self.planner.history_size,
+                    wall_now,
                 )
             except (ImportError, StoredValueError) as exc:
                 self._load_broken(row, job_id, exc)
@@ -389,6 +415,7 @@ class Coordinator:
             row,
             job_id,
             self.journal_codecs(),
+            self.functions(),
             history,
             self.planner.history_size,
             self.observer.now(),
@@ -398,6 +425,11 @@ class Coordinator:
         """The codecs of the durable store."""
         assert self.journal is not None
         return self.journal.store.codecs
+
+    def functions(self) -> Functions:
+        """The functions the durable store's jobs may run (registered by this process)."""
+        assert self.journal is not None
+        return self.journal.functions
 
     def definition(self, job: Job, changes: dict[str, object]) -> dict[str, Any] | None:
         """The stored definition *job* would have with *changes*; ``TypeError`` if none."""
@@ -416,8 +448,14 @@ class Coordinator:
         }
         for name, value in changes.items():
             fields[_JOB_FIELD.get(name, name)] = value
+        if is_stand_in(fields["fn"]) and job.definition is not None:
+            fields["fn"] = job.definition["fn"]  # not registered here: kept as stored
         return definition_of(
-            self.journal_codecs(), on_crash=job.on_crash, added_at=job.added_at, **fields
+            self.journal_codecs(),
+            self.functions(),
+            on_crash=job.on_crash,
+            added_at=job.added_at,
+            **fields,
         )
 
     @enable_ki_protection
@@ -664,6 +702,9 @@ class Coordinator:
         s = job.status
         soon = s.soon_at
         if soon is not None:
+            retry = s.retry
+            if retry is not None and retry.wall is not None:
+                return retry.wall  # fixed when it was planned: the same at every query
             if not in_trio_run():  # queried after trio.run has returned
                 return None
             delay = max(soon - trio.current_time(), 0.0)
@@ -690,10 +731,13 @@ class Coordinator:
 
     @enable_ki_protection
     def snapshot(self) -> MetricsSnapshot:
-        """The metrics, with the gauges read now."""
+        """The metrics, with the gauges read now.
+
+        A staged job counts in ``staging_buffered`` only, until it is taken in.
+        """
         self.drain_reports()
         return self.observer.metrics.snapshot(
-            jobs_live=self.table.live + len(self.staging),
+            jobs_live=self.table.live,
             jobs_paused=self.table.paused,
             staging_buffered=len(self.staging),
             stale=self.queue.stale_entries,

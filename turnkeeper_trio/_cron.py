@@ -66,7 +66,10 @@ class Cron(Schedule):
     Accepts 5 fields (``minute hour day-of-month month day-of-week``) or 6 with seconds
     first; names (``JAN``, ``mon``), ``7`` for Sunday, ``*``, ``a``, ``a-b``, ``a-b/s``,
     ``*/s``, ``a/s`` (``a-max/s``), lists, and the nicknames ``@yearly @annually @monthly
-    @weekly @daily @midnight @hourly``.  Day of month also takes ``L`` (the last day), ``LW``
+    @weekly @daily @midnight @hourly``.  A list is a union: one that holds a bare ``*`` is
+    ``*``, for the DST and day rules too.  A range whose start is after its end wraps
+    through the field's maximum (``FRI-MON``, hour ``22-2``), and Sunday ends a range as 7
+    (``SAT-SUN``).  Day of month also takes ``L`` (the last day), ``LW``
     (the last weekday) and ``nW`` (the weekday nearest to day n, within the month); day of
     week takes ``dL`` (the last ``d`` of the month: ``5L``, ``FRIL``) and ``d#n`` (the n-th);
     ``?`` in either day field means no constraint.  Day fields follow Vixie cron: if either
@@ -165,6 +168,10 @@ class Cron(Schedule):
                 year, month = year + 1, 1
 
     def next_after(self, after: datetime) -> datetime | None:
-        """Return the first instant strictly after *after* whose wall time in *tz* matches."""
+        """Return the first instant strictly after *after* whose wall time in *tz* matches.
+
+        ``None`` when none is left before the end of the calendar (year 9999, in UTC and in
+        *tz*).
+        """
         check_aware("after", after)
         return next_instant_after(self._walls_from, self.tz, after, fixed=not self.is_wildcard)

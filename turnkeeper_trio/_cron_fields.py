@@ -2,9 +2,12 @@
 
 This is the only module that imports ``croniter``.  croniter expands the plain items of each
 field (numbers, names, ranges, steps); before that, the expression is checked here against
-the grammar that turnkeeper_trio documents, which is stricter than croniter's where croniter
-differs from Vixie cron: reversed ranges are rejected instead of wrapping around, and
-``a-a/s`` and ``max/s`` mean ``{a}`` (croniter 7 reads ``a-a/s`` as ``*/s``).  The day-level
+the grammar that turnkeeper_trio documents, and normalized where croniter differs from it:
+``a-a/s`` and ``max/s`` mean ``{a}`` (croniter 7 reads ``a-a/s`` as ``*/s``); a list that
+holds a bare ``*`` is ``*`` (a list is a union), before the field is classified; Sunday at
+the end of a day-of-week range is 7 (``SAT-SUN``); and a range whose start is after its end
+wraps through the field's maximum, as Quartz reads it (``FRI-MON``, hour ``22-2``, its step
+counted across the wrap).  The day-level
 extensions are read here, not by croniter, so they mean the same on every croniter release:
 ``L``, ``LW`` and ``nW`` in the day of month, ``dL`` and ``d#n`` in the day of week, and ``?``
 in either (no constraint; it counts as ``*`` for the Vixie day rule).  Iteration and the
@@ -20,7 +23,7 @@ from croniter import croniter
 
 from ._exceptions import InvalidSchedule
 
-__all__ = ["CronFields", "parse_cron"]
+__all__ = ["CronFields", "canonical_fields", "parse_cron"]
 
 NICKNAMES = {
     "@yearly": "0 0 1 1 *",
@@ -103,6 +106,9 @@ class CronFields:
     days_and: bool
     #: Wildcard schedules fire on every matching instant (see ``_wall.py``).
     wildcard: bool
+    #: The field texts the rules above read (seconds first if given), a list that holds a
+    #: bare ``*`` already ``*``.
+    texts: tuple[str, ...] = ()
 
 
 @attrs.define
@@ -162,11 +168,13 @@ def _check_item(item: str, spec: _FieldSpec, expr: str) -> str:
         return item
     start = spec.value(match["start"], expr)
     end = spec.value(match["end"], expr) if match["end"] is not None else None
+    if spec is _DAY_OF_WEEK and end is not None and end < start:
+        if end == 0:
+            end = 7  # Sunday ends a range as 7: SAT-SUN, MON-SUN
+        elif start == 7:
+            start = 0  # Sunday starts a range as 0: 7-2 is SUN-TUE
     if end is not None and end < start:
-        raise InvalidSchedule(
-            f"cron {expr!r}: {spec.name} range {item!r} is reversed ({start} > {end}); "
-            "write it as two items, e.g. 'a-max,min-b'"
-        )
+        return _wrapped(start, end, step, spec)
     if end is None and step_text is not None:
         end = spec.high  # a/s is a-max/s, as in most crons
     if end is None or end == start:
@@ -174,8 +182,24 @@ def _check_item(item: str, spec: _FieldSpec, expr: str) -> str:
     return f"{start}-{end}" + (f"/{step}" if step_text is not None else "")
 
 
+def _wrapped(start: int, end: int, step: int, spec: _FieldSpec) -> str:
+    """A range past the field's maximum and round to *end*, as an explicit list (Quartz).
+
+    The step counts across the wrap: hour ``22-2/2`` is 22, 0 and 2.
+    """
+    high = 6 if spec is _DAY_OF_WEEK else spec.high  # 7 is Sunday again, which is 0
+    size = high - spec.low + 1
+    stop = end + size
+    values = [spec.low + (i - spec.low) % size for i in range(start, stop + 1, step)]
+    return ",".join(str(v) for v in values)
+
+
 def _check_field(text: str, spec: _FieldSpec, expr: str, ext: _DayExtensions) -> str:
-    """Validate one field; return its plain items for croniter (``*`` if it has none)."""
+    """Validate one field; return its plain items for croniter (``*`` if it has none).
+
+    A list with a bare ``*`` among its items is ``*``: every item is still checked, but the
+    union is the whole field (its day-level extensions add nothing either).
+    """
     items = text.split(",")
     if any(not item for item in items):
         raise InvalidSchedule(f"cron {expr!r}: {spec.name} field {text!r} has an empty item")
@@ -190,18 +214,38 @@ def _check_field(text: str, spec: _FieldSpec, expr: str, ext: _DayExtensions) ->
                 f"cron {expr!r}: {spec.name} field {text!r}: '?' must stand alone"
             )
         return "*"
+    if "*" in items:
+        for item in items:
+            if not _day_item(item, spec, expr, _DayExtensions()):
+                _check_item(item, spec, expr)
+        return "*"
     plain = [
         _check_item(item, spec, expr) for item in items if not _day_item(item, spec, expr, ext)
     ]
     return ",".join(plain)
 
 
-def parse_cron(expr: str) -> CronFields:
-    """Validate and expand *expr*; raise ``InvalidSchedule`` naming the field at fault."""
-    if not isinstance(expr, str):
-        raise TypeError(f"expr must be a cron expression string, got {type(expr).__name__}")
-    if not expr.isascii():
-        raise InvalidSchedule(f"cron {expr!r}: only ASCII characters are allowed")
+def _field_text(text: str) -> str:
+    """The text the field rules read: ``*`` for a list that holds a bare ``*``."""
+    return "*" if "*" in text.split(",") else text
+
+
+def _extension_text(ext: _DayExtensions) -> str:
+    """The one day-level item recorded in *ext*, in numbers (``FRIL`` is ``5L``)."""
+    if ext.last_day:
+        return "L"
+    if ext.last_weekday:
+        return "LW"
+    if ext.nearest:
+        return f"{min(ext.nearest)}W"
+    if ext.last_of:
+        return f"{min(ext.last_of)}L"
+    day, counts = next(iter(ext.nth.items()))
+    return f"{day}#{min(counts)}"
+
+
+def _fields_of(expr: str) -> tuple[list[str], tuple[_FieldSpec, ...]]:
+    """The field texts of *expr* (nicknames expanded) and their specs; checks the count."""
     text = expr.strip()
     if text.startswith("@"):
         try:
@@ -211,16 +255,50 @@ def parse_cron(expr: str) -> CronFields:
                 f"cron {expr!r}: unknown nickname; expected one of {', '.join(NICKNAMES)}"
             ) from None
     parts = text.split()
-    specs: tuple[_FieldSpec, ...]
     if len(parts) == 5:
-        specs = (_MINUTE, _HOUR, _DAY_OF_MONTH, _MONTH, _DAY_OF_WEEK)
-    elif len(parts) == 6:
-        specs = (_SECOND, _MINUTE, _HOUR, _DAY_OF_MONTH, _MONTH, _DAY_OF_WEEK)
-    else:
-        raise InvalidSchedule(
-            f"cron {expr!r}: expected 5 fields (minute hour day-of-month month day-of-week) "
-            f"or 6 with seconds first, got {len(parts)}"
-        )
+        return parts, (_MINUTE, _HOUR, _DAY_OF_MONTH, _MONTH, _DAY_OF_WEEK)
+    if len(parts) == 6:
+        return parts, (_SECOND, _MINUTE, _HOUR, _DAY_OF_MONTH, _MONTH, _DAY_OF_WEEK)
+    raise InvalidSchedule(
+        f"cron {expr!r}: expected 5 fields (minute hour day-of-month month day-of-week) "
+        f"or 6 with seconds first, got {len(parts)}"
+    )
+
+
+def canonical_fields(expr: str) -> tuple[str, ...]:
+    """The fields of a valid *expr* in the plainest standard form that means the same.
+
+    Nicknames expanded, names as numbers, a list holding ``*`` as ``*``, ``a/s`` as
+    ``a-max/s``, ``a-a/s`` and ``max/s`` as ``a``, wrapping ranges as explicit lists: what
+    a reader of standard cron syntax (such as a describer) cannot misread.  Seconds first
+    when given.
+    """
+    parse_cron(expr)  # the same checks, the same errors
+    parts, specs = _fields_of(expr)
+    texts = []
+    for part, spec in zip(parts, specs, strict=True):
+        items = part.split(",")
+        if "*" in items or part == "?":
+            texts.append("*" if "*" in items else "?")
+            continue
+        canonical = []
+        for item in items:
+            ext = _DayExtensions()
+            if _day_item(item, spec, expr, ext):
+                canonical.append(_extension_text(ext))
+            else:
+                canonical.append(_check_item(item, spec, expr))
+        texts.append(",".join(canonical))
+    return tuple(texts)
+
+
+def parse_cron(expr: str) -> CronFields:
+    """Validate and expand *expr*; raise ``InvalidSchedule`` naming the field at fault."""
+    if not isinstance(expr, str):
+        raise TypeError(f"expr must be a cron expression string, got {type(expr).__name__}")
+    if not expr.isascii():
+        raise InvalidSchedule(f"cron {expr!r}: only ASCII characters are allowed")
+    parts, specs = _fields_of(expr)
     ext = _DayExtensions()
     normalized = [
         _check_field(part, spec, expr, ext) for part, spec in zip(parts, specs, strict=True)
@@ -246,7 +324,8 @@ def parse_cron(expr: str) -> CronFields:
             return tuple(range(spec.low, high + 1))
         return tuple(sorted({int(v) for v in field}))
 
-    dom_text, dow_text = parts[-3], parts[-1]
+    texts = tuple(_field_text(part) for part in parts)
+    dom_text, dow_text = texts[-3], texts[-1]
     return CronFields(
         seconds=values(0, _SECOND),
         minutes=values(1, _MINUTE),
@@ -263,5 +342,6 @@ def parse_cron(expr: str) -> CronFields:
         last_days_of_week=frozenset(ext.last_of),
         days_and=dom_text[0] in "*?" or dow_text[0] in "*?",
         # Fixed-time unless the seconds (if given), minute or hour field starts with '*'.
-        wildcard=any(field.startswith("*") for field in parts[:-3]),
+        wildcard=any(field.startswith("*") for field in texts[:-3]),
+        texts=texts,
     )

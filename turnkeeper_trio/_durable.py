@@ -18,15 +18,16 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import attrs
 import trio
 
-from ._codec import Codecs, StoredValueError, check_json_args, function_ref, import_ref
+from ._codec import Codecs, StoredValueError, check_json_args, check_storable
 from ._exceptions import InvalidArgument
+from ._functions import Functions, NotRegistered
 from ._job import Job, JobExtras, JobSpec, Ran, RunKind
 from ._lifetime import Forever
 from ._misfire import Coalesce
@@ -35,9 +36,27 @@ from ._outcome import error_info
 from ._postgres import PostgresStore, StoreUnavailable, Written
 from ._simple_schedules import Never
 from ._state import Phase, Retry, Status
-from ._store import SKIPS_KEPT, Batch, JobRow, JobStore, Loaded, RunRow, SkipRow, StoreError
+from ._store import (
+    SKIPS_KEPT,
+    Batch,
+    JobRow,
+    JobStore,
+    Loaded,
+    RunRow,
+    SkipRow,
+    StoreError,
+    WriteRefused,
+)
 
-__all__ = ["Journal", "check_key", "definition_of", "job_row", "restore", "shown_again"]
+__all__ = [
+    "Journal",
+    "check_key",
+    "definition_of",
+    "is_stand_in",
+    "job_row",
+    "restore",
+    "shown_again",
+]
 
 #: The version of the row layout this code writes (``definition`` and ``state``).
 ROW_VERSION = 1
@@ -81,6 +100,7 @@ def check_on_crash(value: object) -> str:
 
 def definition_of(
     codecs: Codecs,
+    functions: Functions,
     *,
     name: str,
     fn: object,
@@ -94,11 +114,17 @@ def definition_of(
     on_crash: str,
     added_at: datetime,
 ) -> dict[str, Any]:
-    """A job's definition as a durable store writes it; ``TypeError`` naming what cannot be."""
-    return {
+    """A job's definition as a durable store writes it, or an error naming what cannot be.
+
+    The function is registered with *functions* (so this process runs it from its row);
+    arguments and what custom codecs make of strategies must be JSON every durable store
+    can hold (``TypeError`` or ``InvalidArgument`` naming the argument and the path).
+    """
+    definition = {
         "v": ROW_VERSION,
         "name": name,
-        "fn": function_ref(fn),
+        # A job this process cannot run keeps the reference it was stored with.
+        "fn": fn if isinstance(fn, str) else functions.register(fn),  # type: ignore[arg-type]
         "args": check_json_args(args),
         "schedule": codecs.encode(schedule, "schedule"),
         "retry": codecs.optional(retry, "retry"),
@@ -109,6 +135,9 @@ def definition_of(
         "on_crash": on_crash,
         "added_at": added_at.timestamp(),
     }
+    for argument in ("schedule", "retry", "lifetime", "misfire"):
+        check_storable(definition[argument], argument)  # what a custom codec wrote
+    return definition
 
 
 def job_row(job: Job, codecs: Codecs, wall_now: float, trio_now: float) -> JobRow:
@@ -167,6 +196,17 @@ def record_of(data: dict[str, Any]) -> RunRecord:
     )
 
 
+def readable_records(rows: Iterable[dict[str, Any]]) -> list[RunRecord]:
+    """The stored attempts that can be read; one that cannot is left out of the history."""
+    records = []
+    for data in rows:
+        try:
+            records.append(record_of(data))
+        except Exception:  # a bad record only shortens the history shown
+            continue
+    return records
+
+
 def record_data(record: RunRecord) -> dict[str, Any]:
     """A ``RunRecord`` as a stored attempt."""
     error = record.error
@@ -203,6 +243,7 @@ def restore(
     row: JobRow,
     job_id: JobId,
     codecs: Codecs,
+    functions: Functions,
     loaded: Loaded,
     history_size: int,
     wall_now: datetime,
@@ -210,11 +251,24 @@ def restore(
     """Rebuild the job *row* stores; ``ImportError``/``StoredValueError`` if it cannot be.
 
     Returns the job, the status to install, and the attempt it had taken (to recover).
+    Only a function registered with *functions* is run (``NotRegistered``, an
+    ``ImportError``, otherwise); nothing is imported because the row names it.
     """
+    if row.problem is not None:
+        raise StoredValueError(f"the stored job {row.key!r} cannot be read: {row.problem}")
     d, st = row.definition, row.state
+    if not isinstance(d, dict) or not isinstance(st, dict):
+        raise StoredValueError(
+            f"the stored job {row.key!r} is malformed: its definition and state must be "
+            f"JSON objects, got {type(d).__name__} and {type(st).__name__}"
+        )
     if d.get("v") != ROW_VERSION or st.get("v") != ROW_VERSION:
         raise StoredValueError(f"row version {d.get('v')!r}/{st.get('v')!r} is not {ROW_VERSION}")
-    fn = import_ref(d["fn"])
+    missing: NotRegistered | None = None
+    try:
+        fn: Callable[..., Any] = functions.resolve(d.get("fn"))
+    except NotRegistered as exc:  # shown with its stored state, never run
+        fn, missing = _not_loaded, exc
     try:
         job = Job(
             id=job_id,
@@ -240,7 +294,7 @@ def restore(
             job.error = ErrorInfo(*st["error"])
         counts = {Outcome(name): n for name, n in st["counts"].items()}
         history: deque[RunRecord | Ran] = deque(
-            (record_of(r) for r in loaded.runs.get(row.key, ())), maxlen=history_size
+            readable_records(loaded.runs.get(row.key, ())), maxlen=history_size
         )
         if counts or history:
             job.records = (counts, history)
@@ -263,6 +317,7 @@ def restore(
                 retry[1],
                 retry[2],
                 trio_now + max(retry[3] - wall_now.timestamp(), 0.0),
+                _from(retry[3]),
             ),
             trigger=trio_now if st["trigger"] else None,
             fired=-math.inf if fired is None else fired,
@@ -276,8 +331,13 @@ def restore(
         )
     except StoredValueError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except Exception as exc:  # any shape a row can have: the job is unloadable, not the store
         raise StoredValueError(f"the stored job {row.key!r} is malformed: {exc!r}") from exc
+    if missing is not None:
+        job.error = error_info(missing)
+        job.broken = row
+        missing.shown = job
+        raise missing
     return job, status, recovered
 
 
@@ -292,13 +352,15 @@ def shown_again(job: Job, row: JobRow, loaded: Loaded) -> bool:
         error = st["error"]
         runs, misfires = st["runs"], st["misfires"]
         failures, quarantined = st["consecutive_failures"], st["quarantined"]
-    except (KeyError, TypeError, ValueError, AttributeError):
+        if error is not None:
+            ErrorInfo(*error)
+    except Exception:  # any shape a row can have
         return False
     history = loaded.runs.get(row.key)
     if history is not None or counts:
         kept = job.records[1] if job.records is not None else ()
         maxlen = job.records[1].maxlen if job.records is not None else None
-        records = (record_of(r) for r in history) if history is not None else kept
+        records = readable_records(history) if history is not None else kept
         job.records = (counts, deque(records, maxlen=maxlen))
     skips = loaded.skips.get(row.key)
     if skips:
@@ -310,8 +372,23 @@ def shown_again(job: Job, row: JobRow, loaded: Loaded) -> bool:
     return True
 
 
+def _is_timestamp(value: object) -> bool:
+    if type(value) not in (int, float):
+        return False
+    try:
+        _from(value)  # type: ignore[arg-type]
+    except (OverflowError, OSError, ValueError):
+        return False
+    return True
+
+
 async def _not_loaded() -> None:  # pragma: no cover - never dispatched
     raise RuntimeError("a job that was not loaded was run")
+
+
+def is_stand_in(fn: object) -> bool:
+    """Whether *fn* stands in for a stored function this process has not registered."""
+    return fn is _not_loaded
 
 
 def phase_of(value: object) -> Phase:
@@ -323,9 +400,18 @@ def phase_of(value: object) -> Phase:
 
 
 def unloadable_job(row: JobRow, job_id: JobId, exc: Exception) -> Job:
-    """A stand-in for a stored job this process cannot run: shown, never run or rewritten."""
-    name = row.definition.get("name")
-    added = row.definition.get("added_at")
+    """A stand-in for a stored job this process cannot run: shown, never run or rewritten.
+
+    A job whose only fault is a function this process has not registered comes back with
+    its stored state (``restore`` attaches it to the error), so its counters and history
+    show as they were.
+    """
+    shown = getattr(exc, "shown", None)
+    if isinstance(shown, Job):
+        return shown
+    definition = row.definition if isinstance(row.definition, dict) else {}
+    name = definition.get("name")
+    added = definition.get("added_at")
     return Job(
         id=job_id,
         name=name if isinstance(name, str) else row.key,
@@ -337,7 +423,9 @@ def unloadable_job(row: JobRow, job_id: JobId, exc: Exception) -> Job:
         lifetime=Forever(),
         misfire=Coalesce(),
         quarantine_after=None,
-        added_at=_from(added) if isinstance(added, (int, float)) else _from(0.0),
+        added_at=_from(added)
+        if isinstance(added, int | float) and _is_timestamp(added)
+        else _from(0.0),
         error=error_info(exc),
         extras=JobExtras(broken=row),
     )
@@ -369,6 +457,29 @@ def attach(job: Job, spec: JobSpec) -> tuple[str, ...]:
     return tuple(changed)
 
 
+def _keys_of(batch: Batch) -> set[str]:
+    keys = {r.key for r in batch.jobs}
+    keys.update(r.key for r in batch.runs)
+    keys.update(r.key for r in batch.skips)
+    return keys
+
+
+def _part(batch: Batch, keys: set[str]) -> Batch:
+    """The rows of *batch* that belong to *keys*.
+
+    The commands applied go with every part: a replicated store marks only those of the
+    jobs it writes.
+    """
+    return Batch(
+        tuple(r for r in batch.jobs if r.key in keys),
+        tuple(r for r in batch.runs if r.key in keys),
+        tuple(r for r in batch.skips if r.key in keys),
+        batch.history_size,
+        batch.starts & keys,
+        batch.applied,
+    )
+
+
 @attrs.define(eq=False)
 class Journal:
     """Writes the coordinator's changes to a durable store, behind it, in batches."""
@@ -377,6 +488,8 @@ class Journal:
     history_size: int
     #: Where "now" comes from for the rows (the scheduler's wall clock).
     wall_now: Callable[[], datetime]
+    #: The functions stored jobs may run (registered by this process).
+    functions: Functions = attrs.field(factory=Functions)
     _jobs: dict[int, Job] = attrs.field(factory=dict)
     _runs: list[RunRow] = attrs.field(factory=list)
     _skips: list[SkipRow] = attrs.field(factory=list)
@@ -385,6 +498,10 @@ class Journal:
     saved: int = 0
     #: Called once when a write fails (the scheduler then shuts down, forced).
     on_failure: Callable[[], None] = lambda: None
+    #: Called when the store refused one job's rows (that job then fails; see
+    #: ``_write_isolated``); the keys refused once, whose rows are no longer sent.
+    on_refused: Callable[[str, Exception], None] = lambda key, exc: None
+    _refused: set[str] = attrs.field(factory=set)
     _failure: BaseException | None = None
     #: A caller waiting for a write has raised the failure already.
     _reported: bool = False
@@ -462,7 +579,10 @@ class Journal:
         wall_now = self.wall_now().timestamp()
         trio_now = trio.current_time()
         codecs = self.store.codecs
-        rows = [job_row(job, codecs, wall_now, trio_now) for job in self._jobs.values()]
+        jobs = self._jobs.values()
+        if self._refused:
+            jobs = [job for job in jobs if job.id.key not in self._refused]  # type: ignore[assignment]
+        rows = [job_row(job, codecs, wall_now, trio_now) for job in jobs]
         if self._rows:
             rows.extend(self._rows.values())
             self._rows = {}
@@ -502,6 +622,34 @@ class Journal:
         assert self.on_written is not None
         self.on_written(written)
 
+    async def _write_isolated(self, batch: Batch) -> None:
+        """Write *batch*; if the store refuses its content, write it in halves, to the job.
+
+        A refusal (``WriteRefused``: a value the database cannot hold, a constraint, a row
+        too large) would be repeated by every retry, so it must not stop the scheduler: the
+        batch is split by job until the refused job is found, that job fails with the
+        reason (``on_refused``), and every other job's rows are written.  A job whose row is
+        refused again (its failed state, say) is left out of later batches.
+        """
+        try:
+            if self.on_written is not None:
+                await self._write_fenced(batch)
+            else:
+                await self.store.write(batch)
+        except WriteRefused as exc:
+            keys = sorted(_keys_of(batch))
+            if len(keys) > 1:
+                half = len(keys) // 2
+                for part in (keys[:half], keys[half:]):
+                    await self._write_isolated(_part(batch, set(part)))
+                return
+            for key in keys:
+                if key in self._refused:
+                    self.log.error("the store refused job key %r again; its row is left", key)
+                    continue
+                self._refused.add(key)
+                self.on_refused(key, exc)
+
     async def _write_pending(self) -> None:
         target = self.marked
         if target == self.saved:
@@ -511,10 +659,7 @@ class Journal:
             # A batch taken is written: the write is not cancellable (the store's thread
             # finishes its transaction either way), so nothing marked is lost to a cancel.
             with trio.CancelScope(shield=True):
-                if self.on_written is not None:
-                    await self._write_fenced(batch)
-                else:
-                    await self.store.write(batch)
+                await self._write_isolated(batch)
         except Exception as exc:
             self._failure = exc
             self._lot.unpark_all()

@@ -12,8 +12,20 @@ Exception
       ├── JobNotFound       (+ LookupError)              no job has that id
       ├── JobFinished       (+ RuntimeError)             it completed, failed or was cancelled
       ├── InvalidSchedule   (+ ValueError)               a schedule cannot be built
-      └── InvalidArgument   (+ ValueError)               another argument is out of range
+      ├── InvalidArgument   (+ ValueError)               another argument is out of range
+      ├── JobNotLoaded      (+ RuntimeError)             stored job this process cannot run
+      ├── StoredValueError  (+ ValueError)               a stored value cannot be read back
+      └── StoreError                                     a durable store cannot be used
+           ├── StoreLocked                               another scheduler has it open
+           ├── StoreCorrupt                              unreadable file or newer schema
+           └── StoreUnavailable                          database server unreachable (retry)
 ```
+
+``StoredValueError`` and the ``StoreError`` family are defined beside the stores that
+raise them, and exported from ``turnkeeper_trio`` like the others.  ``StoreUnavailable``
+is raised by ``PostgresStore`` when the server cannot be reached: by ``open_scheduler``
+before the block's body runs, and by ``PostgresStore.replicas()`` or a command for a job
+another replica holds during an outage (call again).
 
 Wrong *types* raise a plain ``TypeError`` whose message names the argument.
 Exceptions raised by your own jobs are never wrapped: they are recorded as run outcomes.

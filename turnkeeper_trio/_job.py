@@ -40,7 +40,9 @@ T = TypeVar("T")
 class JobSpec:
     """A validated job submission, as it travels through the staging buffer.
 
-    Never changed once made (``attrs.evolve`` makes a changed copy); not frozen, since a
+    Never changed once made (``attrs.evolve`` makes a changed copy), but for its ``id``:
+    it is provisional (number 0, with the key given) until the submission is accepted,
+    and numbered then, so that a refused call uses up no number.  Not frozen, since a
     frozen class costs more to build and one is built for every ``add_job``.
     """
 
@@ -264,8 +266,9 @@ class Job:
         """The state users see (derived from ``status``; as stored for a remote job)."""
         extras = self.extras
         if extras is not None and extras.remote is not None:
-            run = extras.remote.state.get("run")
-            if self.status.phase is Phase.ACTIVE and run is not None and run[4]:
+            stored = extras.remote.state
+            run = stored.get("run") if isinstance(stored, dict) else None
+            if self.status.phase is Phase.ACTIVE and isinstance(run, list) and run[4:5] == [True]:
                 return JobState.RUNNING
         return self.status.job_state
 
@@ -315,4 +318,21 @@ class Job:
             quarantined=self.quarantined,
             skipped=tuple(self.skips or ()),
             on_crash=self.on_crash,
+            function=self.function_ref(),
+            arguments=len(self.args),
         )
+
+    def function_ref(self) -> str:
+        """``module:qualname`` of the job's function (as stored, for one not loaded)."""
+        broken = self.broken
+        if broken is not None or self.remote is not None:
+            definition = self.definition or (broken.definition if broken is not None else None)
+            stored = definition.get("fn") if isinstance(definition, dict) else None
+            if isinstance(stored, str):
+                return stored
+        fn = self.fn
+        module = getattr(fn, "__module__", None)
+        qualname = getattr(fn, "__qualname__", None)
+        if isinstance(module, str) and isinstance(qualname, str):
+            return f"{module}:{qualname}"
+        return repr(fn)

@@ -100,13 +100,16 @@ class MetricsSnapshot:
     Counters (``jobs_submitted``, ``runs_*``, ``retries_scheduled``, ``misfires``, ...) are
     cumulative for the scheduler's life; gauges (``jobs_scheduled``, ``jobs_paused``,
     ``staging_buffered``, ``workers_active``, ``queue_stale_entries``) are current.  Taking a
-    snapshot is O(1).
+    snapshot is O(1).  No gauge counts a job twice: a job accepted by ``add_job`` counts in
+    ``staging_buffered`` while it waits in the staging buffer, then in ``jobs_scheduled``
+    once the coordinator has taken it in and planned it.
 
     Attributes:
         jobs_submitted: jobs accepted by ``add_job``/``try_add_job``.
-        jobs_scheduled: live jobs (staged, scheduled, running or paused).
+        jobs_scheduled: live jobs the coordinator has taken in (scheduled, running or
+            paused; not those still staged, which ``staging_buffered`` counts).
         jobs_paused: jobs currently paused.
-        staging_buffered: jobs waiting in the staging buffer.
+        staging_buffered: jobs waiting in the staging buffer (state ``STAGED``).
         staging_rejected: ``try_add_job`` calls refused with ``StagingFull``.
         workers_active: workers running an attempt now.
         workers_max: the pool size.
@@ -130,6 +133,8 @@ class MetricsSnapshot:
             another replica had taken the job over (the lease was lost; see "Running
             several replicas").
         jobs_held: jobs this replica holds leases on (a replicated store; else 0).
+        store_writes_refused: rows a durable store refused to write (a value, a constraint,
+            a size): each failed its job, and every other job went on (see "Durable jobs").
         run_duration: seconds from start to end of attempts (Trio clock).
         dispatch_lateness: seconds from an occurrence's due instant to its start (wall clock).
 
@@ -169,6 +174,7 @@ class MetricsSnapshot:
     jobs_unloadable: int = 0
     attempts_fenced: int = 0
     jobs_held: int = 0
+    store_writes_refused: int = 0
 
     @property
     def runs_finished(self) -> int:
@@ -201,6 +207,7 @@ class Metrics:
     clock_jumps: int = 0
     events_dropped: int = 0
     attempts_fenced: int = 0
+    store_writes_refused: int = 0
     outcomes: dict[Outcome, int] = attrs.field(factory=lambda: dict.fromkeys(Outcome, 0))
     run_duration: _Accumulator = attrs.field(factory=_Accumulator)
     dispatch_lateness: _Accumulator = attrs.field(factory=_Accumulator)
@@ -246,4 +253,5 @@ class Metrics:
             jobs_unloadable=unloadable,
             attempts_fenced=self.attempts_fenced,
             jobs_held=held,
+            store_writes_refused=self.store_writes_refused,
         )

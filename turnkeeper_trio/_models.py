@@ -262,6 +262,12 @@ class JobDetails:
         skipped: the latest ranges of occurrences that did not run, and why.
         on_crash: ``"rerun"`` or ``"skip"``: what a restart does with an attempt that a
             crash cut off (see ``add_job``).
+        function: the job's function as ``module:qualname`` (for a stored job this process
+            cannot run, the reference it was stored with).
+        arguments: how many positional arguments the job is called with (their values
+            are not part of the details' text: they may be secrets).
+        error: for a ``FAILED`` job, what its schedule or policy raised (or why its store
+            refused it); for a stored job this process cannot run, why.
 
     Example:
         ```python
@@ -294,6 +300,8 @@ class JobDetails:
     quarantined: bool = False
     skipped: tuple[SkippedRange, ...] = ()
     on_crash: str = "rerun"
+    function: str = ""
+    arguments: int = 0
 
 
 @attrs.frozen

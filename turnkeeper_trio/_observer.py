@@ -99,6 +99,20 @@ class Observer:
             extra=_fields(job),
         )
 
+    def write_refused(self, job: Job, info: ErrorInfo) -> None:
+        """The store refused to write *job*'s row: the job failed, every other one goes on."""
+        self.metrics.store_writes_refused += 1
+        self.emit(lambda at: ev.JobFailed(at, job.id, job.name, info))
+        self.log.warning(
+            "job %r (%s) failed: the store refused to write it (%s: %s); it will not run "
+            "again, and every other job goes on",
+            job.name,
+            job.id,
+            info.type,
+            info.message,
+            extra=_fields(job),
+        )
+
     def completed(self, job: Job) -> None:
         """*job*'s lineage ended by itself."""
         self.metrics.jobs_completed += 1

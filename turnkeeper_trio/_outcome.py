@@ -11,6 +11,7 @@ from datetime import datetime
 import attrs
 import trio
 
+from ._codec import MESSAGE_LIMIT, TRACEBACK_LIMIT, storable_text
 from ._job import Run
 from ._metrics import Metrics
 from ._models import ErrorInfo, Outcome
@@ -81,11 +82,25 @@ class ReportQueue:
 
 
 def error_info(exc: BaseException) -> ErrorInfo:
-    """Summarise an exception for a run record."""
+    r"""Summarise an exception for a run record, as text every store can hold.
+
+    The text comes from the job, so it is made storable on every store alike
+    (``storable_text``): a NUL is written ``\x00`` and a lone surrogate ``\udcff`` (say), and
+    the message and traceback are cut at ``MESSAGE_LIMIT`` and ``TRACEBACK_LIMIT``
+    characters.  An exception whose ``str()`` raises is described, not re-raised.
+    """
+    try:
+        message = str(exc)
+    except Exception as failure:
+        message = f"<str() of the exception raised {type(failure).__name__}>"
+    try:
+        text = "".join(traceback.format_exception(exc))
+    except Exception as failure:  # pragma: no cover - the traceback module is robust
+        text = f"<the traceback could not be formatted: {type(failure).__name__}>"
     return ErrorInfo(
-        type=type(exc).__qualname__,
-        message=str(exc),
-        traceback="".join(traceback.format_exception(exc)),
+        type=storable_text(type(exc).__qualname__, MESSAGE_LIMIT),
+        message=storable_text(message, MESSAGE_LIMIT),
+        traceback=storable_text(text, TRACEBACK_LIMIT),
     )
 
 

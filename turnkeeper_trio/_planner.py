@@ -339,8 +339,11 @@ class Planner:
             if s.due is None or run.scheduled_for < s.due:
                 return s._replace(due=run.scheduled_for)
             return s
-        retry = Retry(run.scheduled_for, run.attempt, run.triggered, trio.current_time())
-        return s._replace(retry=retry)
+        return s._replace(retry=self._retry_now(run.scheduled_for, run.attempt, run.triggered))
+
+    def _retry_now(self, occurrence: datetime, attempt: int, triggered: bool) -> Retry:
+        """A retry due now, on Trio's clock and (what queries show) on the wall clock."""
+        return Retry(occurrence, attempt, triggered, trio.current_time(), self.observer.now())
 
     def _occurrence_over(self, job: Job, s: Status, run: Run) -> Status:
         """The occurrence of *run* is over: plan the job's next regular occurrence."""
@@ -365,7 +368,9 @@ class Planner:
             return None
         self.observer.retry_scheduled(job, run.attempt, delay)
         at = trio.current_time() + delay
-        return Retry(run.scheduled_for, run.attempt + 1, run.triggered, at)
+        # The wall instant is fixed now: queries show it, the same each time.
+        wall = self.observer.now() + timedelta(seconds=delay)
+        return Retry(run.scheduled_for, run.attempt + 1, run.triggered, at, wall)
 
     def _record(self, job: Job, run: Run, finished: Finished, outcome: Outcome) -> None:
         assert finished.started_at is not None
@@ -484,7 +489,7 @@ class Planner:
                 taken.attempt,
                 taken.occurrence.isoformat(),
             )
-            retry = Retry(taken.occurrence, taken.attempt, taken.triggered, trio.current_time())
+            retry = self._retry_now(taken.occurrence, taken.attempt, taken.triggered)
             return s._replace(retry=retry)
         self.observer.log.warning(
             "job %r (%s): attempt %d of the occurrence %s was cut off when the process "
@@ -508,7 +513,8 @@ class Planner:
         self.observer.metrics.triggers += 1
         now = trio.current_time()
         if s.retry is not None:
-            return s._replace(retry=attrs.evolve(s.retry, at=now))  # the retry runs now instead
+            # The retry runs now instead.
+            return s._replace(retry=attrs.evolve(s.retry, at=now, wall=self.observer.now()))
         return s._replace(trigger=now)
 
     def updated(self, job: Job, changed: tuple[str, ...], wall_now: datetime) -> Status:
@@ -516,7 +522,15 @@ class Planner:
         self.observer.updated(job, changed)
         s = job.status
         if s.phase is Phase.PAUSED:
-            return s  # planned from scratch on resume
+            if "schedule" in changed:
+                # Anchored now, as for an active job: an ``Interval`` without ``start``
+                # counts from the update, and ``resume`` plans its first instant after the
+                # resume on that grid.
+                try:
+                    job.schedule = checked_schedule(job.schedule.anchored(wall_now))
+                except Exception as exc:
+                    raise StrategyFailed(s, "schedule", exc) from exc
+            return s  # planned on resume
         if "schedule" in changed:
             return self._replan(job, s, wall_now)
         if "lifetime" in changed:

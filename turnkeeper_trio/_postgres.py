@@ -40,6 +40,7 @@ import attrs
 import trio
 
 from ._codec import Codec
+from ._exceptions import InvalidArgument
 from ._store import (
     SKIPS_KEPT,
     Batch,
@@ -49,6 +50,7 @@ from ._store import (
     SkipRow,
     StoreCorrupt,
     StoreError,
+    WriteRefused,
 )
 from ._validation import check_seconds
 
@@ -220,7 +222,50 @@ class ReplicaInfo:
 
 
 class StoreUnavailable(StoreError):
-    """The server could not be reached or went away: a retry may succeed (internal)."""
+    """The database server could not be reached or went away: trying again may succeed.
+
+    A ``StoreError`` raised by ``PostgresStore`` when the connection fails (the server is
+    down, restarting, or unreachable), as opposed to a store it reached and could not use.
+    ``open_scheduler`` raises it before the block's body runs; ``PostgresStore.replicas()``
+    and commands for a job another replica holds (``pause_job``, ``update_job``, ...)
+    raise it during an outage, when the command may or may not have been posted: call
+    again (those commands are idempotent).  The scheduler's own writes retry through an
+    outage for up to ``lease_ttl`` seconds instead of raising.
+
+    Example:
+        ```python
+        while True:
+            try:
+                async with tk.open_scheduler(max_workers=4, store=tk.PostgresStore(dsn)) as s:
+                    await serve(s)
+                break
+            except tk.StoreUnavailable as exc:
+                log.warning("database unreachable, retrying in 5 s: %s", exc)
+                await trio.sleep(5)
+        ```
+    """
+
+
+def _check_dsn(dsn: str) -> None:
+    """Refuse a DSN libpq cannot parse (``InvalidArgument`` naming ``dsn``), without a leak.
+
+    Parsed with psycopg's own parser when the ``postgres`` extra is installed (without it,
+    opening the store says what to install).
+    """
+    if "\x00" in dsn:
+        raise InvalidArgument("dsn: a connection string cannot contain a NUL character")
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+    except ImportError:
+        return
+    try:
+        conninfo_to_dict(dsn)
+    except Exception as exc:
+        # libpq's message quotes the text near the error, which may hold a password.
+        raise InvalidArgument(
+            "dsn: not a libpq connection string or URI (e.g. 'postgresql://app@db/app' or "
+            f"'host=db dbname=app user=app'): {type(exc).__name__} while parsing it"
+        ) from None
 
 
 def _safe_dsn(dsn: str) -> str:
@@ -230,7 +275,7 @@ def _safe_dsn(dsn: str) -> str:
 
         params = conninfo_to_dict(dsn)
     except Exception:  # not parseable: say nothing of it rather than leak it
-        return "PostgresStore(<unparseable DSN>)"
+        return "<unparseable DSN>"
     params.pop("password", None)
     return make_conninfo("", **{k: v for k, v in params.items() if v is not None})
 
@@ -246,8 +291,8 @@ class PostgresStore(JobStore):
         connect_timeout: seconds to wait for a connection.
         statement_timeout: seconds any statement may run before the server cancels it.
 
-    Needs the ``postgres`` extra (``pip install "turnkeeper-trio[postgres]"``).  The tables
-    (``turnkeeper_*``) are created, or upgraded, when the first replica opens the store.
+    Needs the ``postgres`` extra (``pip install -e ".[postgres]"`` in a clone; psycopg 3).
+    The tables (``turnkeeper_*``) are created, or upgraded, when the first replica opens the store.
     One instance serves one scheduler; each replica makes its own.  Its methods beyond the
     store protocol (leases, commands, other replicas' changes) are what the scheduler drives:
     applications do not call them.  See "Running several replicas".
@@ -275,12 +320,11 @@ class PostgresStore(JobStore):
     ) -> None:
         if not isinstance(dsn, str):
             raise TypeError(f"dsn must be a str, got {type(dsn).__name__} {dsn!r}")
+        _check_dsn(dsn)
         super().__init__(codecs)
         self.dsn = dsn
         self.lease_ttl = check_seconds("lease_ttl", lease_ttl)
         if self.lease_ttl < 0.3:
-            from ._exceptions import InvalidArgument
-
             raise InvalidArgument(f"lease_ttl must be at least 0.3 seconds, got {lease_ttl!r}")
         self.connect_timeout = check_seconds("connect_timeout", connect_timeout)
         self.statement_timeout = check_seconds("statement_timeout", statement_timeout)
@@ -361,6 +405,12 @@ class PostgresStore(JobStore):
                 yield cursor
         except psycopg.errors.SerializationFailure as exc:  # pragma: no cover - not used
             raise StoreError(f"{self.describe()}: {exc}") from exc
+        except (
+            psycopg.DataError,
+            psycopg.IntegrityError,
+            psycopg.errors.ProgramLimitExceeded,
+        ) as exc:  # the content, not the server: the same write would be refused again
+            raise WriteRefused(f"{self.describe()}: {type(exc).__name__}: {exc}") from exc
         except psycopg.OperationalError as exc:  # the connection or the server: retryable
             raise StoreUnavailable(f"{self.describe()}: {exc}".strip()) from exc
         except psycopg.Error as exc:
@@ -399,7 +449,8 @@ class PostgresStore(JobStore):
             import psycopg  # noqa: F401
         except ImportError as exc:
             raise StoreError(
-                "PostgresStore needs psycopg: pip install 'turnkeeper-trio[postgres]'"
+                "PostgresStore needs psycopg 3: install the 'postgres' extra (pip install -e "
+                "'.[postgres]' in a clone of turnkeeper_trio), or pip install 'psycopg[binary]'"
             ) from exc
         loaded: Loaded = await self._call(self._open_sync, history_size)
         self._opened = True
@@ -564,18 +615,20 @@ class PostgresStore(JobStore):
             if taken:
                 keys = [k for k, _ in taken]
                 cur.execute(
-                    f"SELECT {_JOB_COLUMNS} FROM turnkeeper_jobs WHERE key = ANY(%s) ORDER BY key",
+                    f"SELECT {_JOB_COLUMNS} FROM turnkeeper_jobs WHERE key = ANY(%s::text[]) "
+                    "ORDER BY key",
                     (keys,),
                 )
                 jobs = tuple(self._job(r)[0] for r in cur.fetchall())
                 runs, skips = self._history(cur, keys, self.history_size)
             cur.execute(
-                "SELECT extract(epoch FROM min(lease_until) - now())::float8 "
-                "FROM turnkeeper_jobs WHERE owner IS NOT NULL AND owner <> %s "
-                "AND phase IN ('active', 'paused') AND lease_until > now()",
+                "SELECT extract(epoch FROM lease_until - now())::float8 FROM turnkeeper_jobs "
+                "WHERE phase IN ('active', 'paused') AND lease_until > now() AND owner <> %s "
+                "ORDER BY lease_until NULLS FIRST LIMIT 1",
                 (self.replica_id,),
             )
-            (expiry,) = self._one(cur)
+            row = cur.fetchone()
+            expiry = None if row is None else row[0]
             commands = self._commands(cur, [k for k, _ in taken])
         # Applied only once committed: a failed transaction took nothing.
         for key, token in taken:
@@ -695,6 +748,12 @@ class PostgresStore(JobStore):
         return written
 
     def _write_sync(self, batch: Batch) -> Written:
+        try:
+            return self._write_rows(batch)
+        except (ValueError, TypeError, OverflowError) as exc:  # not JSON, or out of range
+            raise WriteRefused(f"{self.describe()}: a row cannot be written: {exc!r}") from exc
+
+    def _write_rows(self, batch: Batch) -> Written:
         dumps = json.dumps
         leases = self._leases
         keys = sorted({r.key for r in batch.jobs} | {r.key for r in batch.runs})

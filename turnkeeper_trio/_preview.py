@@ -15,6 +15,7 @@ from typing import Protocol
 
 import attrs
 
+from ._cron_fields import canonical_fields, parse_cron
 from ._schedule import Schedule
 from ._wall import transition_between
 
@@ -132,25 +133,57 @@ def preview_fires(schedule: Schedule, after: datetime, count: int) -> list[Fire]
     return fires
 
 
-def describe_cron(expr: str) -> str | None:
-    """A sentence for a cron expression ("At 09:00, Monday through Friday"), if possible.
+def _day_items_mixed(text: str) -> bool:
+    """Whether a day field lists a day-level item (``L``, ``W``, ``#``) with others."""
+    return "," in text and any(mark in text for mark in "LW#")
 
-    Uses the optional ``cron-descriptor`` package (extra ``describe``); ``None`` when it is
-    not installed or cannot read the expression.
+
+def describe_cron(expr: str) -> str | None:
+    """A sentence for a cron expression ("At 09:00, Monday through Friday"), if it is true.
+
+    Uses the optional ``cron-descriptor`` package (extra ``describe``) on the expression's
+    canonical form (``canonical_fields``: what it cannot misread), and says the day-field
+    rule itself.  ``None`` when the package is not installed, or where no sentence of it
+    would match the fires: when both day fields are restricted and one starts with ``*``
+    (``0 0 */2 * MON``: the Vixie rule makes that "every other day *if* it is a Monday"), or
+    a day field lists a day-level item (``L,15``) with others.
     """
     try:
         from cron_descriptor import ExpressionDescriptor, Options
     except ImportError:
         return None
+    try:
+        fields = parse_cron(expr)
+        texts = [("*" if text == "?" else text) for text in canonical_fields(expr)]
+    except (ValueError, TypeError):
+        return None
+    dom, dow = texts[-3], texts[-1]
+    if _day_items_mixed(dom) or _day_items_mixed(dow):
+        return None
+    either = dom != "*" and dow != "*"  # both restrict the day
+    if either and (fields.days_and or "/" in dow):
+        return None
     options = Options()
     options.use_24hour_time_format = True
     try:
-        text = ExpressionDescriptor(expr, options).get_description()
-    except Exception:  # its own parse errors: the expression was already validated by Cron
+        descriptor = ExpressionDescriptor(" ".join(texts), options)
+        if not either:
+            return str(descriptor.get_description())
+        # Vixie's OR: "on day 1 of the month, or Monday through Friday", said explicitly.
+        on_weekday = descriptor.get_day_of_week_description().removeprefix(", ")
+        on_weekday = on_weekday.removeprefix("or ").removeprefix("only ")
+        text = (
+            descriptor.get_time_of_day_description()
+            + descriptor.get_day_of_month_description()
+            + f", or {on_weekday}"
+            + descriptor.get_month_description()
+        )
+        return str(ExpressionDescriptor.transform_case(text, options.casing_type))
+    except Exception:  # its own errors, in any version: then no sentence rather than a wrong one
         return None
-    return str(text)
 
 
 def utc_text(at: datetime) -> str:
     """*at* in UTC, ``2027-03-28 01:00:00 UTC``."""
-    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    utc = at.astimezone(UTC)
+    return f"{utc.date().isoformat()} {utc:%H:%M:%S} UTC"  # isoformat: years < 1000 too

@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import trio
 
-from ._codec import import_ref
 from ._exceptions import JobFinished, JobNotLoaded
+from ._functions import Functions
 from ._job import Job, JobSpec, Run
 from ._models import JobId
 from ._postgres import Command, PostgresStore
@@ -328,10 +328,15 @@ class Replica:
         else:
             raise ValueError(f"unknown command {kind!r}")
 
+    @property
+    def functions(self) -> Functions:
+        """The functions this process registered: the only ones a command may name."""
+        return self.coordinator.functions()
+
     def _decode(self, name: str, value: Any) -> Any:
         codecs = self.store.codecs
         if name == "async_fn":
-            return import_ref(value)
+            return self.functions.resolve(value)
         if name == "args":
             return tuple(value)
         if name in ("schedule", "lifetime", "misfire"):
@@ -345,7 +350,7 @@ class Replica:
             id=job.id,
             name=d["name"],
             schedule=self._decode("schedule", d["schedule"]),
-            fn=import_ref(d["fn"]),
+            fn=self.functions.resolve(d["fn"]),
             args=tuple(d["args"]),
             retry=self._decode("retry", d["retry"]),
             timeout=d["timeout"],

@@ -5,9 +5,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from datetime import datetime
 
+from ._exceptions import InvalidArgument
 from ._validation import check_aware, check_int
 
-__all__ = ["Schedule"]
+__all__ = ["MAX_PREVIEW", "Schedule"]
+
+#: The most fire times one ``preview`` lists: enough for any screen, small enough to answer
+#: at once for every schedule (a larger ``count`` is refused, naming ``count``).
+MAX_PREVIEW = 10_000
 
 
 class Schedule(ABC):
@@ -66,6 +71,9 @@ class Schedule(ABC):
     def preview(self, after: datetime, count: int = 5) -> list[datetime]:
         """List the next *count* fire instants after *after*, to answer "when will this run?".
 
+        Fewer come back when the schedule ends (or reaches the end of the calendar, year
+        9999) first.  *count* is from 0 to ``MAX_PREVIEW`` (10,000).
+
         Example:
             ```python
             >>> Cron("0 9 * * MON-FRI", tz=ZoneInfo("Europe/Paris")).preview(now, 3)
@@ -74,6 +82,8 @@ class Schedule(ABC):
         """
         check_aware("after", after)
         check_int("count", count, minimum=0)
+        if count > MAX_PREVIEW:
+            raise InvalidArgument(f"count must be from 0 to {MAX_PREVIEW}, got {count}")
         fires: list[datetime] = []
         current = self.anchored(after)
         nxt = current.first_after(after)

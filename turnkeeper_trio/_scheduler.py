@@ -6,7 +6,7 @@ import itertools
 import logging
 import uuid
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar, TypeVarTuple
@@ -19,6 +19,7 @@ from ._dispatcher import Dispatcher
 from ._durable import Journal, check_key, check_on_crash, definition_of
 from ._events import Event
 from ._exceptions import InvalidArgument, SchedulerClosed, SchedulerNotRunning, StagingFull
+from ._functions import Functions
 from ._groups import collapse_single_group
 from ._job import JobSpec
 from ._lifetime import Lifetime
@@ -45,7 +46,15 @@ from ._submission import (
     listed,
 )
 from ._table import JobTable
-from ._validation import check_int, check_optional_seconds, check_seconds
+from ._validation import (
+    MAX_BUFFER_SIZE,
+    MAX_HISTORY_SIZE,
+    MAX_RETENTION,
+    MAX_WORKERS,
+    check_int,
+    check_optional_seconds,
+    check_seconds,
+)
 from ._wallclock import DatabaseClock, SystemWallClock, WallClock
 
 __all__ = ["Scheduler", "open_scheduler"]
@@ -121,12 +130,15 @@ class Scheduler(Control):
         clock_jump_threshold: float = 1.0,
         late_threshold: float = 1.0,
         store: JobStore | None = None,
+        functions: Iterable[Callable[..., Awaitable[object]]] = (),
     ) -> None:
-        self._max_workers = check_int("max_workers", max_workers, minimum=1)
-        check_int("staging_buffer_size", staging_buffer_size, minimum=1)
-        check_int("dispatch_buffer_size", dispatch_buffer_size, minimum=0)
-        check_int("history_size", history_size, minimum=0)
-        check_int("finished_job_retention", finished_job_retention, minimum=0)
+        self._max_workers = check_int("max_workers", max_workers, minimum=1, maximum=MAX_WORKERS)
+        check_int("staging_buffer_size", staging_buffer_size, minimum=1, maximum=MAX_BUFFER_SIZE)
+        check_int("dispatch_buffer_size", dispatch_buffer_size, minimum=0, maximum=MAX_BUFFER_SIZE)
+        check_int("history_size", history_size, minimum=0, maximum=MAX_HISTORY_SIZE)
+        check_int(
+            "finished_job_retention", finished_job_retention, minimum=0, maximum=MAX_RETENTION
+        )
         if queue is None:
             queue = IndexedHeapQueue()
         check_instance("queue", queue, JobQueue, "IndexedHeapQueue()")
@@ -174,9 +186,11 @@ class Scheduler(Control):
         )
         self._store = store
         self._durable = store.durable
+        registry = Functions(listed(functions, "functions", "async functions"))  # type: ignore[arg-type]
         if store.durable:
-            journal = Journal(store, history_size, wall_clock.now, log=observer.log)
+            journal = Journal(store, history_size, wall_clock.now, registry, log=observer.log)
             journal.on_failure = lambda: self._request_shutdown(force=True)
+            journal.on_refused = self._coordinator.write_refused
             self._coordinator.journal = self._coordinator.planner.journal = journal
         if isinstance(store, PostgresStore):
             journal.on_written = self._coordinator.written
@@ -196,6 +210,22 @@ class Scheduler(Control):
         if key is None and self._durable:
             key = f"~{uuid.uuid4().hex}"
         return JobId(next(self._job_ids), scheduler=self, key=key)
+
+    def _numbered(self, spec: JobSpec) -> JobSpec:
+        """Give an accepted submission its id: a known key's, else the next number.
+
+        Called only once nothing can refuse the submission any more (it fits in the
+        buffer, the scheduler runs), so a refused call never uses up a number.
+        """
+        key = spec.id._key
+        known = None if key is None else self._coordinator.keys.get(key)
+        spec.id = known if known is not None else self._new_id(key)
+        return spec
+
+    def _numbering(self, specs: list[JobSpec | None]) -> Iterator[JobSpec | None]:
+        """``_numbered`` for a batch, one at a time, as the coordinator takes each in."""
+        for spec in specs:
+            yield None if spec is None else self._numbered(spec)
 
     def __repr__(self) -> str:
         state = "closed" if self._done.is_set() else "closing" if self.closing else "open"
@@ -268,6 +298,7 @@ class Scheduler(Control):
         if self._durable:
             definition = definition_of(
                 self._store.codecs,
+                self._coordinator.functions(),
                 name=name,
                 fn=async_fn,
                 args=args,
@@ -281,7 +312,7 @@ class Scheduler(Control):
                 added_at=now,
             )
         return JobSpec(
-            id=self._new_id(key),
+            id=JobId(0, scheduler=self, key=key),  # numbered once accepted (``_numbered``)
             name=name,
             schedule=schedule,
             fn=async_fn,
@@ -310,7 +341,7 @@ class Scheduler(Control):
         key: str | None = None,
         on_crash: str = "rerun",
     ) -> JobId:
-        """Submit a job, waiting for room in the staging buffer; return its id.
+        r"""Submit a job, waiting for room in the staging buffer; return its id.
 
         Args:
             schedule: when it runs: ``WeekdayTimes``, ``Cron``, ``Interval``, ``Once``,
@@ -319,7 +350,10 @@ class Scheduler(Control):
                 else success, and raising an ``Exception`` means error.
             *args: positional arguments for *async_fn* (use ``functools.partial`` for
                 keyword arguments).
-            name: for logs and queries; defaults to the function's qualified name.
+            name: for logs and queries: 1 to 200 characters, not only whitespace, without
+                NUL (``\x00``) or lone surrogates (``\ud800``-``\udfff``), which no
+                database can store (one rule for every store).  ``None`` (default): the
+                function's qualified name (``"poll"``, ``"Feeds.refresh"``), cut to 200.
             retry: ``ExponentialBackoff``, ``FixedDelay`` or ``None`` (no retries).
             timeout: seconds (or ``timedelta``) per attempt; ``None`` means no limit.
             lifetime: ``Forever()`` (default), ``MaxRuns(n)`` or ``Until(when)``.
@@ -376,7 +410,7 @@ class Scheduler(Control):
         await coordinator.staging.wait_for_room()
         if self.closing:
             raise SchedulerClosed("the scheduler is shutting down; it accepts no new jobs")
-        job_id = coordinator.stage(spec)
+        job_id = coordinator.stage(self._numbered(spec))
         await self._accepted((job_id,))
         return job_id
 
@@ -464,7 +498,7 @@ class Scheduler(Control):
         await coordinator.staging.wait_for_room()
         if self.closing:
             raise SchedulerClosed("the scheduler is shutting down; it accepts no new jobs")
-        ids = coordinator.take_in(specs)
+        ids = coordinator.take_in(self._numbering(specs))
         await self._accepted(ids)
         return BatchResult(ids, tuple(refused))
 
@@ -518,7 +552,7 @@ class Scheduler(Control):
                 "the staging buffer is full; retry later, use add_job() to wait for room, "
                 "or raise staging_buffer_size"
             )
-        return coordinator.stage(spec)
+        return coordinator.stage(self._numbered(spec))
 
 
 @asynccontextmanager
@@ -538,6 +572,7 @@ async def open_scheduler(
     late_threshold: float = 1.0,
     shutdown_timeout: float | timedelta | None = None,
     store: JobStore | None = None,
+    functions: Iterable[Callable[..., Awaitable[object]]] = (),
 ) -> AsyncIterator[Scheduler]:
     """Run a scheduler for the duration of an ``async with`` block.
 
@@ -546,17 +581,20 @@ async def open_scheduler(
     or cancellation is a forced shutdown, and your exception comes out as itself.
 
     Args:
-        max_workers: how many attempts may run at once (> 0).
+        max_workers: how many attempts may run at once (1 to 10,000: each worker is a
+            Trio task, made when the scheduler starts).
         queue: the queue strategy, ``IndexedHeapQueue()`` (default) or ``HeapQueue()``;
             an instance serves one scheduler.
-        staging_buffer_size: submissions that may wait for the coordinator (>= 1).
-        dispatch_buffer_size: runs that may wait for a free worker (>= 0; 0 hands each run
-            straight to an idle worker).
+        staging_buffer_size: submissions that may wait for the coordinator (1 to
+            1,000,000).
+        dispatch_buffer_size: runs that may wait for a free worker (0 to 1,000,000; 0 hands
+            each run straight to an idle worker).
         wall_clock: where schedules read "now"; ``SystemWallClock()`` by default,
             ``testing.MockWallClock`` in tests.
-        history_size: attempts remembered per job in ``JobDetails.last_runs``.
+        history_size: attempts remembered per job in ``JobDetails.last_runs`` (0 to
+            1,000,000).
         finished_job_retention: finished (completed, cancelled, failed) jobs kept queryable
-            before the oldest are dropped.
+            before the oldest are dropped (0 to 10,000,000).
         finished_job_max_age: seconds a finished job stays queryable (one day by default).
         misfire: the default misfire policy for jobs (``Coalesce()``).
         max_sleep: the longest the coordinator sleeps without re-reading the wall clock.
@@ -569,6 +607,13 @@ async def open_scheduler(
             or ``SQLiteStore(path)`` (jobs survive restarts and crashes; see "Durable
             jobs").  A store that cannot be opened raises ``StoreError`` here, before the
             block's body runs.
+        functions: async functions that stored jobs may run although this life of the
+            process has not passed them to ``add_job``: those of jobs added at run time by
+            another replica or by an earlier life (a durable store only; every function given
+            to ``add_job``, ``add_jobs`` or ``update_job`` is registered by that call).  A
+            stored job naming any other function is shown but never run: a database row
+            never chooses the code that runs, and no module is imported because a row names
+            it.  ``TypeError`` names an entry that is not a storable async function.
 
     Example:
         ```python
@@ -576,6 +621,13 @@ async def open_scheduler(
             await s.add_job(tk.Cron("0 9 * * MON-FRI", tz=paris), send_report, "ops@example.com")
             await trio.sleep_forever()
         ```
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        InvalidArgument: an argument is out of its range (the message names it and the
+            range), raised by ``Scheduler(...)``, or on entering ``open_scheduler(...)``,
+            before anything starts.
+        StoreError: the store cannot be opened (before the block's body runs).
     """
     scheduler = Scheduler(
         max_workers=max_workers,
@@ -591,6 +643,7 @@ async def open_scheduler(
         clock_jump_threshold=clock_jump_threshold,
         late_threshold=late_threshold,
         store=store,
+        functions=functions,
     )
     grace = check_optional_seconds("shutdown_timeout", shutdown_timeout, allow_zero=True)
     with collapse_single_group():

@@ -8,16 +8,70 @@ import attrs
 
 from ._exceptions import InvalidArgument
 from ._schedule import Schedule
-from ._validation import check_aware, check_seconds
+from ._validation import MAX_SECONDS, check_aware, type_name
 
 __all__ = ["Interval", "Never", "Once"]
 
 
+def _elapsed(later: datetime, earlier: datetime) -> timedelta:
+    """``later - earlier`` as instants, for any two aware datetimes, near the calendar's ends too.
+
+    Python subtracts datetimes that share a tzinfo by wall time; this never does, and never
+    builds a datetime (which could leave the calendar), only a ``timedelta``.
+    """
+    later_offset, earlier_offset = later.utcoffset(), earlier.utcoffset()
+    assert later_offset is not None
+    assert earlier_offset is not None
+    walls = later.replace(tzinfo=None) - earlier.replace(tzinfo=None)
+    return walls - (later_offset - earlier_offset)
+
+
+def _plus(at: datetime, delta: timedelta) -> datetime | None:
+    """The instant *delta* after the aware *at*, in *at*'s zone (or UTC if it cannot say it).
+
+    ``None`` when it would come after the last instant a datetime can hold.
+    """
+    try:
+        instant = at.astimezone(UTC) + delta
+    except OverflowError:
+        return None
+    try:
+        return instant.astimezone(at.tzinfo)
+    except OverflowError:  # a wall time past year 9999 in a zone east of UTC
+        return instant
+
+
+#: Seconds in each unit a named constructor takes, and its most (100 years, in that unit).
+_UNITS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
+
+
+def _duration(where: str, value: object, unit: str) -> timedelta:
+    """*value* (a number of *unit*, or a ``timedelta`` where *unit* is seconds) as a period.
+
+    The message names *where* the value was given and the accepted range in *unit*.
+    """
+    per = _UNITS[unit]
+    most = f"{MAX_SECONDS / per:,.0f} {unit} (100 years)"
+    accepted = f"a number of {unit}" + (" or a datetime.timedelta" if per == 1 else "")
+    if isinstance(value, timedelta) and per == 1:
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value) * per
+    else:
+        raise TypeError(f"{where} must be {accepted}, got {type_name(value)} {value!r}")
+    if not (0 < seconds <= MAX_SECONDS):  # NaN fails too
+        accepted_range = (
+            f"from 1 microsecond to {most}" if per == 1 else f"more than 0 and at most {most}"
+        )
+        raise InvalidArgument(f"{where} must be {accepted_range}, got {value!r}")
+    period = value if isinstance(value, timedelta) else timedelta(seconds=seconds)
+    if not period:  # below datetime's resolution: the grid would not advance
+        raise InvalidArgument(f"{where} must be at least 1 microsecond, got {value!r}")
+    return period
+
+
 def _as_timedelta(value: float | timedelta) -> timedelta:
-    every = timedelta(seconds=check_seconds("every", value))
-    if not every:  # below datetime's resolution: the grid would not advance
-        raise InvalidArgument(f"every must be at least 1 microsecond, got {value!r}")
-    return every
+    return _duration("every", value, "seconds")
 
 
 def _check_start(_instance: object, _attribute: object, value: datetime | None) -> None:
@@ -41,7 +95,8 @@ class Interval(Schedule):
         ```
 
     Raises:
-        InvalidArgument: *every* is not from 1 microsecond to 100 years.
+        InvalidArgument: *every* is not from 1 microsecond to 100 years (the named
+            constructors: *n* is not above 0 and at most 100 years in their unit).
         TypeError: *every* is not a number or ``timedelta``, or *start* is not a datetime.
     """
 
@@ -51,22 +106,22 @@ class Interval(Schedule):
     @classmethod
     def seconds(cls, n: float, *, start: datetime | None = None) -> Interval:
         """Every *n* seconds."""
-        return cls(timedelta(seconds=check_seconds("n", n)), start=start)
+        return cls(_duration("Interval.seconds(n)", n, "seconds"), start=start)
 
     @classmethod
     def minutes(cls, n: float, *, start: datetime | None = None) -> Interval:
         """Every *n* minutes."""
-        return cls(timedelta(minutes=check_seconds("n", n)), start=start)
+        return cls(_duration("Interval.minutes(n)", n, "minutes"), start=start)
 
     @classmethod
     def hours(cls, n: float, *, start: datetime | None = None) -> Interval:
         """Every *n* hours."""
-        return cls(timedelta(hours=check_seconds("n", n)), start=start)
+        return cls(_duration("Interval.hours(n)", n, "hours"), start=start)
 
     @classmethod
     def days(cls, n: float, *, start: datetime | None = None) -> Interval:
         """Every *n* days of 24 real hours (use ``Cron`` for "same wall time each day")."""
-        return cls(timedelta(days=check_seconds("n", n)), start=start)
+        return cls(_duration("Interval.days(n)", n, "days"), start=start)
 
     def anchored(self, now: datetime) -> Interval:
         """Bind an interval without ``start`` to *now*; one with ``start`` is returned as is."""
@@ -89,22 +144,24 @@ class Interval(Schedule):
         """
         check_aware("after", after)
         if self.start is None:
-            return after + self.every
-        start = self.start.astimezone(UTC)
-        elapsed = after.astimezone(UTC) - start
+            return _plus(after, self.every)
+        elapsed = _elapsed(after, self.start)
         if elapsed < timedelta(0):
             return self.start
         steps = elapsed // self.every + 1
-        return (start + steps * self.every).astimezone(self.start.tzinfo)
+        try:
+            return _plus(self.start, steps * self.every)
+        except OverflowError:  # the step count is beyond what a timedelta holds
+            return None
 
     def count_between(self, after: datetime, until: datetime) -> int | None:
         """How many fires lie in ``(after, until]``: exact, in O(1), for an anchored interval."""
         if self.start is None:
             return None
-        start = self.start.astimezone(UTC)
+        start = self.start
 
         def fires_up_to(instant: datetime) -> int:
-            elapsed = instant.astimezone(UTC) - start
+            elapsed = _elapsed(instant, start)
             return 0 if elapsed < timedelta(0) else elapsed // self.every + 1
 
         return max(fires_up_to(until) - fires_up_to(after), 0)

@@ -37,6 +37,7 @@ from ._store import (
     StoreCorrupt,
     StoreError,
     StoreLocked,
+    WriteRefused,
 )
 from ._validation import check_seconds
 
@@ -85,6 +86,37 @@ ON CONFLICT (key) DO UPDATE SET
     phase = excluded.phase, next_run_at = excluded.next_run_at,
     definition = excluded.definition, state = excluded.state
 """
+
+
+def _json(text: object) -> Any:
+    """*text* parsed as JSON, or ``None`` if it is not JSON text."""
+    if not isinstance(text, str | bytes):
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:  # json.JSONDecodeError, or bytes that are not UTF-8
+        return None
+
+
+def _job_row(
+    key: str, phase: object, next_run_at: object, definition: object, state: object
+) -> JobRow:
+    """One stored job; a row that cannot be read is kept, saying why (the job is unloadable)."""
+    problems = []
+    parsed = []
+    for column, text in (("definition", definition), ("state", state)):
+        value = _json(text)
+        if not isinstance(value, dict):
+            problems.append(f"its {column} is not a JSON object")
+            value = {}
+        parsed.append(value)
+    if not isinstance(phase, str):
+        problems.append("its phase is not text")
+        phase = ""
+    if next_run_at is not None and type(next_run_at) not in (int, float):
+        next_run_at = None
+    problem = "; ".join(problems) or None
+    return JobRow(str(key), parsed[0], parsed[1], phase, next_run_at, problem)  # type: ignore[arg-type]
 
 
 def _lock(path: str) -> IO[bytes]:
@@ -194,6 +226,9 @@ class SQLiteStore(JobStore):
 
     def _prepare(self, connection: sqlite3.Connection) -> None:
         try:
+            # Read before writing anything: another application's file is refused as it is
+            # (switching it to WAL would already change it).
+            self._check_foreign(connection)
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise StoreError(f"{self.path}: cannot use WAL mode (the journal is {mode!r})")
@@ -209,6 +244,26 @@ class SQLiteStore(JobStore):
             raise StoreError(f"{self.path}: cannot open the store: {exc}") from exc
         except sqlite3.DatabaseError as exc:  # "file is not a database", malformed pages
             raise StoreCorrupt(f"{self.path}: not a readable SQLite store: {exc}") from exc
+
+    def _check_foreign(self, connection: sqlite3.Connection) -> None:
+        """Raise ``StoreCorrupt`` if the file is a database of something else (reads only)."""
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        (app_id,) = connection.execute("PRAGMA application_id").fetchone()
+        if app_id == APPLICATION_ID:
+            return
+        if app_id != 0:
+            raise StoreCorrupt(
+                f"{self.path} is an SQLite database of another application (application_id "
+                f"{app_id:#x}); give the store its own file"
+            )
+        tables = connection.execute(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+        ).fetchone()[0]
+        if tables or version:
+            raise StoreCorrupt(
+                f"{self.path} is an SQLite database of something else (it has tables "
+                "but is not a turnkeeper_trio store); give the store its own file"
+            )
 
     def _check_and_migrate(self, connection: sqlite3.Connection) -> None:
         (version,) = connection.execute("PRAGMA user_version").fetchone()
@@ -245,7 +300,7 @@ class SQLiteStore(JobStore):
     def _load(self, connection: sqlite3.Connection, history_size: int) -> Loaded:
         try:
             jobs = tuple(
-                JobRow(key, json.loads(definition), json.loads(state), phase, next_run_at)
+                _job_row(key, phase, next_run_at, definition, state)
                 for key, phase, next_run_at, definition, state in connection.execute(
                     "SELECT key, phase, next_run_at, definition, state FROM jobs ORDER BY rowid"
                 )
@@ -257,7 +312,9 @@ class SQLiteStore(JobStore):
                 "WHERE n <= ? ORDER BY id",
                 (history_size,),
             ):
-                runs[key].append(json.loads(data))
+                record = _json(data)
+                if isinstance(record, dict):  # an unreadable record only shortens the history
+                    runs[key].append(record)
             skips: defaultdict[str, list[SkipRow]] = defaultdict(list)
             for key, first, last, count, reason, exact in connection.execute(
                 "SELECT job_key, first, last, count, reason, exact FROM (SELECT *, "
@@ -267,8 +324,6 @@ class SQLiteStore(JobStore):
             ):
                 skips[key].append(SkipRow(key, first, last, count, reason, bool(exact)))
             (max_run_id,) = connection.execute("SELECT max(run_id) FROM runs").fetchone()
-        except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
-            raise StoreCorrupt(f"{self.path}: a stored row is not valid JSON: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise StoreCorrupt(f"{self.path}: cannot read the store: {exc}") from exc
         return Loaded(jobs, dict(runs), dict(skips), max_run_id or 0)
@@ -321,6 +376,11 @@ class SQLiteStore(JobStore):
                 connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+        except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError) as exc:
+            # The content, not the file: the same write would be refused again.
+            raise WriteRefused(f"{self.path}: the database refused a row: {exc}") from exc
+        except (ValueError, TypeError, OverflowError) as exc:  # not JSON, or out of range
+            raise WriteRefused(f"{self.path}: a row cannot be written: {exc!r}") from exc
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: a write failed: {exc}") from exc
 

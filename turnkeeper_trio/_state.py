@@ -57,13 +57,19 @@ _JOB_STATE = {
 
 @attrs.frozen(slots=True)
 class Retry:
-    """A further attempt of occurrence *occurrence*, due at Trio time *at*."""
+    """A further attempt of occurrence *occurrence*, due at Trio time *at*.
+
+    *wall* is the same instant on the wall clock, computed once when the retry is planned:
+    what queries show as ``next_run_at``, the same every time (the retry itself waits on
+    Trio's clock, unaffected by wall-clock jumps).
+    """
 
     occurrence: datetime
     attempt: int
     #: The occurrence came from ``trigger_job``.
     triggered: bool
     at: float
+    wall: datetime | None = None
 
 
 class Status(NamedTuple):

@@ -36,6 +36,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreLocked",
+    "WriteRefused",
 ]
 
 
@@ -89,6 +90,22 @@ class StoreCorrupt(StoreError):
     """
 
 
+class WriteRefused(StoreError):
+    """The database refused what a write held, not the connection: a value, a constraint, a size.
+
+    A store raises it (rather than a plain ``StoreError``) when the same write would be
+    refused again however often it is retried.  The scheduler then finds the job whose row
+    was refused, fails that job with the reason and goes on writing every other one: one
+    job's row never stops the scheduler.
+
+    Example:
+        ```python
+        except sqlite3.DataError as exc:             # in a store's write
+            raise tk.abc.WriteRefused(f"{self.path}: {exc}") from exc
+        ```
+    """
+
+
 @attrs.frozen
 class JobRow:
     """One job as stored: its identity, its definition and its state (JSON objects).
@@ -108,6 +125,9 @@ class JobRow:
     #: Copies of two state fields, for people who inspect the store with SQL.
     phase: str
     next_run_at: float | None
+    #: Why the row could not be read (invalid JSON, say), if it could not: the job is then
+    #: shown as unloadable with this reason, and the store opens with the others.
+    problem: str | None = None
 
 
 @attrs.frozen

@@ -18,7 +18,13 @@ from ._lifetime import Forever, Lifetime, Until
 from ._misfire import MisfirePolicy
 from ._retry import RetryPolicy
 from ._schedule import Schedule
-from ._validation import check_async_fn, check_int, check_optional_seconds
+from ._validation import (
+    MAX_NAME_LENGTH,
+    check_async_fn,
+    check_int,
+    check_name,
+    check_optional_seconds,
+)
 
 __all__ = [
     "UNSET",
@@ -55,13 +61,6 @@ def listed(values: object, argument: str, kind: str) -> list[object]:
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
         raise TypeError(f"{argument} must be an iterable of {kind}, got {values!r}")
     return list(values)
-
-
-def check_name(value: object) -> str:
-    """A job name must be a string."""
-    if not isinstance(value, str):
-        raise TypeError(f"name must be a str, got {type(value).__name__}")
-    return value
 
 
 def check_quarantine(value: object) -> int | None:
@@ -144,11 +143,16 @@ def check_lifetime(lifetime: object, now: datetime) -> None:
 
 
 def default_name(fn: Callable[..., Any]) -> str:
-    """A job's name when none is given: its function's qualified name."""
+    """A job's name when none is given: its function's qualified name.
+
+    ``module.Class.method``'s is ``"Class.method"``, a nested function's
+    ``"outer.<locals>.inner"``; cut to ``MAX_NAME_LENGTH`` characters, as any name.
+    """
     target = fn
     while hasattr(target, "func"):  # functools.partial
         target = target.func
-    return str(getattr(target, "__qualname__", None) or getattr(target, "__name__", repr(fn)))
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    return str(name or repr(fn))[:MAX_NAME_LENGTH]
 
 
 #: The lifetime of a job added without one (immutable, so one instance serves every job).

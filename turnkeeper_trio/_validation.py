@@ -16,10 +16,16 @@ from typing import Any, cast
 from ._exceptions import InvalidArgument
 
 __all__ = [
+    "MAX_BUFFER_SIZE",
+    "MAX_HISTORY_SIZE",
+    "MAX_NAME_LENGTH",
+    "MAX_RETENTION",
     "MAX_SECONDS",
+    "MAX_WORKERS",
     "check_async_fn",
     "check_aware",
     "check_int",
+    "check_name",
     "check_optional_seconds",
     "check_seconds",
     "check_tz",
@@ -32,19 +38,82 @@ __all__ = [
 #: datetime (which ends at year 9999) without overflowing somewhere, and mean a mistake.
 MAX_SECONDS = 100 * 365.25 * 86400
 
+# The largest sizes a scheduler accepts.  Each is far above what a process can use well (a
+# worker is a task, every buffered job and remembered attempt is memory), and low enough that
+# a typo (an extra zero or three) fails at the call instead of eating the machine's memory
+# or overflowing a database integer.
+
+#: ``max_workers``: at most 10,000 attempts at once (each worker is a Trio task).
+MAX_WORKERS = 10_000
+#: ``staging_buffer_size`` and ``dispatch_buffer_size``.
+MAX_BUFFER_SIZE = 1_000_000
+#: ``history_size``: attempts remembered per job (in memory and in a durable store).
+MAX_HISTORY_SIZE = 1_000_000
+#: ``finished_job_retention``: finished jobs kept queryable.
+MAX_RETENTION = 10_000_000
+#: A job's ``name``: at most 200 characters, as a ``key``.
+MAX_NAME_LENGTH = 200
+
 
 def type_name(value: object) -> str:
     """Return the name of *value*'s type, for error messages."""
     return type(value).__name__
 
 
-def check_int(name: str, value: object, *, minimum: int) -> int:
-    """Return *value* if it is an ``int`` (not ``bool``) >= *minimum*, else raise."""
+def check_int(name: str, value: object, *, minimum: int, maximum: int | None = None) -> int:
+    """Return *value* if it is an ``int`` (not ``bool``) in ``[minimum, maximum]``, else raise.
+
+    Raises:
+        TypeError: *value* is not an ``int``.
+        InvalidArgument: it is below *minimum* or above *maximum* (when one is given).
+    """
+    accepted = f">= {minimum}" if maximum is None else f"from {minimum:,} to {maximum:,}"
     if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type_name(value)} {value!r}")
-    if value < minimum:
-        raise InvalidArgument(f"{name} must be >= {minimum}, got {value}")
+        raise TypeError(f"{name} must be an int {accepted}, got {type_name(value)} {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        shown = f"{value:,}" if abs(value) < 10**30 else f"an int of {len(str(value))} digits"
+        raise InvalidArgument(f"{name} must be {accepted}, got {shown}")
     return value
+
+
+def check_name(value: object, argument: str = "name") -> str:
+    r"""A job's name: 1 to ``MAX_NAME_LENGTH`` characters, not only whitespace.
+
+    One rule for every store: a name must also be text every database can hold, so it may
+    not contain NUL (``\x00``) or a lone surrogate (``\ud800``-``\udfff``, which has no
+    UTF-8 encoding).
+
+    Raises:
+        TypeError: *value* is not a ``str``.
+        InvalidArgument: it is empty, only whitespace, too long, or holds such a character.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{argument} must be a str, got {type_name(value)}")
+    if len(value) > MAX_NAME_LENGTH:
+        raise InvalidArgument(
+            f"{argument} must be 1 to {MAX_NAME_LENGTH} characters, got {len(value):,} "
+            f"characters starting {value[:20]!r}"
+        )
+    if not value or value.isspace():
+        raise InvalidArgument(
+            f"{argument} must be 1 to {MAX_NAME_LENGTH} characters, not only whitespace, "
+            f"got {value!r}; leave it out (None) to use the function's name"
+        )
+    if "\x00" in value or not _encodable(value):
+        raise InvalidArgument(
+            f"{argument} must not contain NUL ('\\x00') or lone surrogates "
+            f"('\\ud800'-'\\udfff'), which no database can store, got {value!r}"
+        )
+    return value
+
+
+def _encodable(text: str) -> bool:
+    """Whether *text* has a UTF-8 encoding (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_seconds(

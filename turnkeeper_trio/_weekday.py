@@ -42,23 +42,31 @@ def _weekday(value: object, index: int) -> int:
     return value
 
 
-def _time(value: object, index: int) -> time:
+def _time(value: object, where: str) -> time:
+    """*value* as a naive wall time; *where* names it in messages (``times[0]``, ``at[1]``)."""
     if isinstance(value, str):
         try:
             value = time.fromisoformat(value.strip())
         except ValueError:
-            raise InvalidSchedule(
-                f"times[{index}]: time {value!r} is not 'HH:MM' or 'HH:MM:SS'"
-            ) from None
+            raise InvalidSchedule(f"{where}: time {value!r} is not 'HH:MM' or 'HH:MM:SS'") from None
     if not isinstance(value, time):
         raise InvalidSchedule(
-            f"times[{index}]: time must be a datetime.time or 'HH:MM', got {type_name(value)}"
+            f"{where}: time must be a datetime.time or 'HH:MM', got {type_name(value)}"
         )
     if value.tzinfo is not None:
         raise InvalidSchedule(
-            f"times[{index}]: time {value} must be a naive wall time; give the zone as tz="
+            f"{where}: time {value} must be a naive wall time; give the zone as tz="
         )
     return value
+
+
+def _times_at(constructor: str, at: tuple[object, ...]) -> tuple[time, ...]:
+    """Check the wall times given to a named constructor, naming it and ``at`` in messages."""
+    if not at:
+        raise InvalidSchedule(
+            f"WeekdayTimes.{constructor}(*at): give at least one wall time, e.g. '09:00'"
+        )
+    return tuple(_time(t, f"WeekdayTimes.{constructor}: at[{i}]") for i, t in enumerate(at))
 
 
 #: What ``WeekdayTimes`` accepts: ``(weekday, time)`` pairs, by number or by name.
@@ -75,7 +83,7 @@ def _normalize(spec: WeekdayTimeSpec) -> tuple[tuple[int, time], ...]:
     for index, item in enumerate(times):
         if not isinstance(item, tuple | list) or len(item) != 2:
             raise InvalidSchedule(f"times[{index}] must be a (weekday, time) pair, got {item!r}")
-        pairs.add((_weekday(item[0], index), _time(item[1], index)))
+        pairs.add((_weekday(item[0], index), _time(item[1], f"times[{index}]")))
     if not pairs:
         raise InvalidSchedule("times must not be empty: a WeekdayTimes with no times never fires")
     return tuple(sorted(pairs))
@@ -124,13 +132,22 @@ class WeekdayTimes(Schedule):
             ```python
             WeekdayTimes.every_day("08:00", "20:00", tz=ZoneInfo("Asia/Kolkata"))
             ```
+
+        Raises:
+            InvalidSchedule: no time is given, or one is malformed (the message names it).
         """
-        return cls([(day, t) for day in range(7) for t in at], tz=tz)
+        times = _times_at("every_day", at)
+        return cls([(day, t) for day in range(7) for t in times], tz=tz)
 
     @classmethod
     def weekdays(cls, *at: time | str, tz: tzinfo = UTC) -> WeekdayTimes:
-        """Fire Monday to Friday at each of the wall times *at*."""
-        return cls([(day, t) for day in range(5) for t in at], tz=tz)
+        """Fire Monday to Friday at each of the wall times *at*.
+
+        Raises:
+            InvalidSchedule: no time is given, or one is malformed (the message names it).
+        """
+        times = _times_at("weekdays", at)
+        return cls([(day, t) for day in range(5) for t in times], tz=tz)
 
     def _walls_from(self, start: datetime) -> Iterator[datetime]:
         day: date = start.date()

@@ -17,6 +17,7 @@ from ._store import JobStore as JobStore
 from ._store import Loaded as Loaded
 from ._store import RunRow as RunRow
 from ._store import SkipRow as SkipRow
+from ._store import WriteRefused as WriteRefused
 from ._wallclock import WallClock as WallClock
 
 __all__ = [
@@ -33,4 +34,5 @@ __all__ = [
     "Schedule",
     "SkipRow",
     "WallClock",
+    "WriteRefused",
 ]

@@ -1,4 +1,7 @@
-"""Expose scheduler metrics to Prometheus (optional: ``pip install turnkeeper-trio[prometheus]``).
+"""Expose scheduler metrics to Prometheus (the optional extra ``prometheus``).
+
+Install it with ``pip install -e ".[prometheus]"`` in a clone (or ``pip install
+prometheus-client``).
 
 Example:
     ```python
@@ -43,9 +46,10 @@ _COUNTERS = {
     "clock_jumps": "Wall-clock jumps detected.",
     "events_dropped": "Events that subscribers missed because their buffers were full.",
     "attempts_fenced": "Attempts whose outcome was refused: another replica took the job over.",
+    "store_writes_refused": "Job rows the store refused to write (each failed its job).",
 }
 _GAUGES = {
-    "jobs_scheduled": "Live jobs (staged, scheduled, running or paused).",
+    "jobs_scheduled": "Live jobs taken in (scheduled, running or paused; not staged).",
     "jobs_paused": "Paused jobs.",
     "staging_buffered": "Jobs waiting in the staging buffer.",
     "workers_active": "Workers running an attempt.",

@@ -13,11 +13,8 @@ one in a worker thread).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import hmac
 import json
 import math
-import secrets
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any
@@ -35,7 +32,8 @@ try:
     from starlette.types import Message, Receive, Scope, Send
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
-        'turnkeeper_trio.web needs the "web" extra: pip install "turnkeeper-trio[web]"'
+        'turnkeeper_trio.web needs the "web" extra: pip install -e ".[web]" in a clone of '
+        'the repository (pip install "turnkeeper-trio[web]" once it is on an index)'
     ) from exc
 
 from .._events import Event, JobEvent, RunFinished, Subscription
@@ -53,6 +51,8 @@ from .._postgres import PostgresStore
 from .._scheduler import Scheduler
 from .._store import StoreError
 from . import _present as present
+from ._paths import confine
+from ._sessions import Session, Sessions, check_token, same
 
 __all__ = ["Dashboard"]
 
@@ -64,6 +64,11 @@ _DONE = {
     "trigger": "triggered",
     "cancel": "cancelled",
     "interrupt": "interrupted",
+}
+#: What the page says after an action, by the ``done`` query value (and whether it did it).
+_NOTICES = {
+    **{done: (f"Done: {done}.", True) for done in _DONE.values()},
+    "not-running": ("Nothing was running: there was no attempt to interrupt.", False),
 }
 _COOKIE = "turnkeeper_session"
 _MAX_FORM = 16 * 1024
@@ -111,14 +116,19 @@ class Dashboard:
             by the token sets a session cookie (HttpOnly, SameSite=Strict, Secure over
             https) valid for *session_max_age* seconds of the scheduler's wall clock, and
             every state-changing request must be a POST carrying the page's CSRF token.
-            At least 16 characters.
+            A random secret: at least 16 characters, at least 5 different ones, no
+            whitespace at either end; make one with
+            ``python -c "import secrets; print(secrets.token_urlsafe(32))"``. Logging out
+            ends a session on this dashboard; ``revoke_sessions()`` ends them all here;
+            changing the token ends them on every replica.
         title: the name shown in the page header and the browser tab.
         page_size: jobs per page on the jobs page (1 to 1000).
         session_max_age: seconds a login lasts (60 to 30 days).
 
     Raises:
         TypeError: an argument of the wrong type (naming it).
-        InvalidArgument: a token shorter than 16 characters, or a size out of range.
+        InvalidArgument: a weak token (blank, shorter than 16 characters, whitespace at
+            either end, fewer than 5 different characters), or a size out of range.
 
     Example:
         ```python
@@ -147,14 +157,7 @@ class Dashboard:
             raise TypeError(
                 f"scheduler must be a turnkeeper_trio.Scheduler, got {type(scheduler).__name__}"
             )
-        if token is not None:
-            if not isinstance(token, str):
-                raise TypeError(f"token must be a str or None, got {type(token).__name__}")
-            if len(token) < 16:
-                raise InvalidArgument(
-                    f"token must be at least 16 characters (got {len(token)}): "
-                    "use secrets.token_urlsafe()"
-                )
+        token = check_token(token)
         if not isinstance(title, str):
             raise TypeError(f"title must be a str, got {type(title).__name__} {title!r}")
         self.scheduler = scheduler
@@ -167,14 +170,7 @@ class Dashboard:
                 f"session_max_age must be between 60 s and 30 days, got {session_max_age!r}"
             )
         self.session_max_age = float(session_max_age)
-        # A key derived from the token signs sessions and CSRF tokens; the token itself is
-        # never stored in a cookie or a page.
-        self._key = (
-            None
-            if token is None
-            else hashlib.sha256(b"turnkeeper_trio dashboard\0" + token.encode()).digest()
-        )
-        self._token_digest = None if token is None else hashlib.sha256(token.encode()).digest()
+        self._sessions = None if token is None else Sessions(token, self.session_max_age, self._now)
         package = resources.files(__package__)
         self._static = {
             name: (package / "static" / name).read_bytes()
@@ -204,7 +200,25 @@ class Dashboard:
     @property
     def read_only(self) -> bool:
         """Whether actions are off (no ``token`` was given)."""
-        return self._key is None
+        return self._sessions is None
+
+    def revoke_sessions(self) -> None:
+        """End every session of this dashboard now: each operator must log in again.
+
+        Copies of their cookies are refused from now on. This reaches this dashboard
+        only: with replicas, each serving a ``Dashboard`` with the same token, call it on
+        each, or change the token (and restart them), which ends every session everywhere.
+        Does nothing on a read-only dashboard.
+
+        Example:
+            ```python
+            dashboard = Dashboard(scheduler, token=token)
+            ...
+            dashboard.revoke_sessions()  # a laptop was lost: everybody logs in again
+            ```
+        """
+        if self._sessions is not None:
+            self._sessions.end_all()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The ASGI entry point."""
@@ -215,58 +229,41 @@ class Dashboard:
 
     # ------------------------------------------------------------------ sessions
 
-    def _sign(self, text: str) -> str:
-        assert self._key is not None
-        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
-
-    def _session(self, request: Request) -> str | None:
-        """The nonce of a valid session cookie, or ``None``."""
-        if self._key is None:
+    def _session(self, request: Request) -> Session | None:
+        """The session of a valid, live session cookie, or ``None``."""
+        if self._sessions is None:
             return None
-        value = request.cookies.get(_COOKIE, "")
-        parts = value.split(".")
-        if len(parts) != 3:
-            return None
-        issued, nonce, mac = parts
-        if not _same(mac, self._sign(f"session:{issued}:{nonce}")):
-            return None
-        try:
-            age = self._now() - int(issued)
-        except ValueError:
-            return None
-        # A minute's grace for replicas' clocks (they share the database's with PostgresStore).
-        return nonce if -60 <= age <= self.session_max_age else None
+        return self._sessions.check(request.cookies.get(_COOKIE, ""))
 
     def _now(self) -> float:
         """Now, by the scheduler's wall clock (the database's, with ``PostgresStore``)."""
         return self.scheduler.wall_clock.now().timestamp()
 
-    def _csrf(self, nonce: str) -> str:
-        return self._sign(f"csrf:{nonce}")
-
-    def _authorize(self, request: Request, form: dict[str, str]) -> None:
-        if self._key is None:
+    def _authorize(self, request: Request, form: dict[str, str]) -> Session:
+        if self._sessions is None:
             raise _Refused(403, "This dashboard is read-only: it was started without a token.")
-        nonce = self._session(request)
-        if nonce is None:
+        session = self._session(request)
+        if session is None:
             raise _Refused(403, "Log in with the dashboard's token first.")
-        if not _same(form.get("csrf", ""), self._csrf(nonce)):
+        if not same(form.get("csrf", ""), self._sessions.csrf(session)):
             raise _Refused(403, "The form's CSRF token is missing or wrong: reload the page.")
+        return session
 
     # ------------------------------------------------------------------ rendering
 
     def _render(
         self, request: Request, template: str, status: int = 200, **context: Any
     ) -> HTMLResponse:
-        nonce = self._session(request)
+        session = self._session(request)
+        csrf = "" if session is None or self._sessions is None else self._sessions.csrf(session)
         base = _base(request)
         html = self._templates.get_template(template).render(
             title=self.title,
             base=base,
             page=template.removesuffix(".html"),
             read_only=self.read_only,
-            logged_in=nonce is not None,
-            csrf="" if nonce is None else self._csrf(nonce),
+            logged_in=session is not None,
+            csrf=csrf,
             state_text=_scheduler_state(self.scheduler),
             here=_here(request),
             **context,
@@ -446,7 +443,7 @@ class Dashboard:
     # ------------------------------------------------------------------ login
 
     async def _login(self, request: Request) -> Response:
-        if self._token_digest is None:
+        if self._sessions is None:
             return self._error(
                 request,
                 _Refused(403, "This dashboard is read-only: it was started without a token."),
@@ -454,15 +451,12 @@ class Dashboard:
         if request.method == "GET":
             return self._render(request, "login.html", wrong=False)
         form = await _form(request)
-        given = hashlib.sha256(form.get("token", "").encode()).digest()
-        if not hmac.compare_digest(given, self._token_digest):
+        if not self._sessions.is_token(form.get("token", "")):
             return self._render(request, "login.html", status=403, wrong=True)
-        nonce = secrets.token_urlsafe(18)
-        issued = str(int(self._now()))
         response = RedirectResponse(_base(request) + "/", status_code=303)
         response.set_cookie(
             _COOKIE,
-            f"{issued}.{nonce}.{self._sign(f'session:{issued}:{nonce}')}",
+            self._sessions.issue(),
             max_age=int(self.session_max_age),
             path=_base(request) + "/",
             secure=request.url.scheme == "https",
@@ -475,7 +469,9 @@ class Dashboard:
         return await self._guarded(request, self._log_out)
 
     async def _log_out(self, request: Request) -> Response:
-        self._authorize(request, await _form(request))
+        session = self._authorize(request, await _form(request))
+        assert self._sessions is not None  # authorized
+        self._sessions.end(session)  # a copy of the cookie is refused from now on
         response = RedirectResponse(_base(request) + "/", status_code=303)
         response.delete_cookie(_COOKIE, path=_base(request) + "/", httponly=True, samesite="strict")
         return response
@@ -493,6 +489,7 @@ class Dashboard:
             raise _Refused(404, f"No action {action!r}: one of {', '.join(ACTIONS)}.")
         job_id = self._find(form.get("key", ""))
         s = self.scheduler
+        done = _DONE[action]
         try:
             if action == "pause":
                 await s.pause_job(job_id)
@@ -502,20 +499,21 @@ class Dashboard:
                 await s.trigger_job(job_id)
             elif action == "cancel":
                 await s.cancel_job(job_id, interrupt=form.get("interrupt") == "1")
-            else:
-                await s.interrupt_job(job_id)
+            elif not await s.interrupt_job(job_id):
+                done = "not-running"
         except (SchedulerClosed, SchedulerNotRunning) as exc:
             raise _Refused(503, f"The scheduler is not running: {exc}") from None
         except (JobFinished, JobNotLoaded, JobNotFound) as exc:
             raise _Refused(409, f"Cannot {action} {job_id.key!r}: {exc}") from None
         except TurnKeeperError as exc:
             raise _Refused(409, f"Cannot {action} {job_id.key!r}: {exc}") from None
-        back = form.get("back", "")
         base = _base(request)
-        if not back.startswith(base + "/") or back.startswith("//") or "\\" in back:
+        if "back" not in form:  # a form of its own: the job's page
             back = f"{base}/job?{urlencode({'key': job_id.key})}"
+        else:  # where the click was, if that is within the dashboard; else its root
+            back = confine(form["back"], base) or f"{base}/"
         separator = "&" if "?" in back else "?"
-        return RedirectResponse(f"{back}{separator}done={_DONE[action]}", status_code=303)
+        return RedirectResponse(f"{back}{separator}done={done}", status_code=303)
 
     # ------------------------------------------------------------------ static files
 
@@ -642,11 +640,6 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def _same(given: str, expected: str) -> bool:
-    """Constant-time comparison of a client's text with ours (any characters: bytes)."""
-    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode())
-
-
 def _route_path(scope: Scope) -> str:
     path: str = scope.get("path", "")
     root: str = scope.get("root_path", "")
@@ -695,8 +688,10 @@ def _states() -> str:
     return ", ".join(state.value for state in JobState)
 
 
-def _done(text: str) -> str | None:
-    return text if text in _DONE.values() else None
+def _done(text: str) -> dict[str, Any] | None:
+    """What the page says after an action (``?done=...``), or ``None``."""
+    notice = _NOTICES.get(text)
+    return None if notice is None else {"text": notice[0], "ok": notice[1]}
 
 
 def _scheduler_state(scheduler: Scheduler) -> str:

@@ -311,6 +311,7 @@ COUNTERS: Sequence[str] = (
     "events_dropped",
     "staging_rejected",
     "attempts_fenced",
+    "store_writes_refused",
 )
 GAUGES: Sequence[str] = (
     "jobs_scheduled",
