@@ -802,15 +802,18 @@ class Coordinator:
             if field.name != "status":
                 setattr(job, field.name, getattr(fresh, field.name))
 
-    def loadable(self) -> list[str]:
-        """Keys of the stored jobs this process can run and does not hold."""
+    def unrunnable(self) -> list[str]:
+        """Keys of the stored jobs this process cannot run (not to be taken over here).
+
+        Those whose function is not registered here or whose row cannot be read, unless a
+        re-added key brought a definition that repairs them.
+        """
         return [
             key
             for key, job_id in self.keys.items()
             if (job := self.table.get(job_id)) is not None
-            and job.remote is not None
-            and (job.broken is None or key in self.repairs)
-            and not job.status.phase.is_final
+            and job.broken is not None
+            and key not in self.repairs
         ]
 
     @enable_ki_protection

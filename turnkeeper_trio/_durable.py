@@ -697,17 +697,18 @@ class Journal:
             with trio.CancelScope(shield=True):
                 await self._write_pending()
 
-    async def wait_saved(self) -> None:
+    async def wait_saved(self, *, shield: bool = True) -> None:
         """Return once everything marked before the call is written.
 
-        Shielded: the change was applied, so a cancel must not make the caller think it was
-        not; a failed write wakes every waiter with ``StoreError``.
+        Shielded by default: the change was applied, so a cancel must not make the caller
+        think it was not; a failed write wakes every waiter with ``StoreError``.  The lease
+        driver's own waits are not shielded, so a shutdown never waits for them.
         """
         target = self.marked
         if self.saved >= target:
             await trio.lowlevel.cancel_shielded_checkpoint()  # still one checkpoint
             return
-        with trio.CancelScope(shield=True):
+        with trio.CancelScope(shield=shield):
             while self.saved < target:
                 if self._failure is not None:
                     self._reported = True

@@ -136,6 +136,18 @@ CREATE TABLE IF NOT EXISTS turnkeeper_replicas (
 #: Upgrades from each older schema version to the next (none yet: version 1 is the first).
 _MIGRATIONS: dict[int, str] = {}
 
+#: Indexes that keep a lease round from scanning the table: free and expiring leases by
+#: ``lease_until`` (free rows first).  Created at every open if missing; they change no
+#: meaning, so replicas of the previous release use the schema unchanged.
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS turnkeeper_jobs_lease
+    ON turnkeeper_jobs (lease_until NULLS FIRST) WHERE phase IN ('active', 'paused')
+"""
+
+#: Leases taken by one statement at most: a takeover larger than this goes on in batches,
+#: renewing between them, so that taking a share never takes longer than its leases last.
+ACQUIRE_BATCH = 2000
+
 _JOB_COLUMNS = "key, phase, next_run_at, definition, state, owner, lease_until > now(), change"
 
 
@@ -159,6 +171,8 @@ class Acquired:
     commands: tuple[Command, ...] = ()
     #: Seconds (by the database's clock) until another replica's lease expires, if any.
     next_expiry: float | None = None
+    #: More leases were free or expired than one call takes (``ACQUIRE_BATCH``).
+    more: bool = False
 
 
 @attrs.frozen
@@ -333,6 +347,12 @@ class PostgresStore(JobStore):
         self._listener: psycopg.Connection[Any] | None = None
         self._limiter = trio.CapacityLimiter(1)
         self._leases: dict[str, int] = {}
+        #: The lease round in which each held key was taken or inserted (see ``rounds``).
+        self._taken_in: dict[str, int] = {}
+        #: Lease rounds (renewals) so far, and the last one in which leases were taken.
+        self.rounds = 0
+        self.last_takeover = -1000
+        self.live_jobs = 0
         #: The definition last written for each key (the same object is not written again).
         self._definitions: dict[str, dict[str, Any]] = {}
         self._last_change = 0
@@ -470,6 +490,9 @@ class PostgresStore(JobStore):
             with self._transaction() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
                 self._migrate(cur)
+                for statement in _INDEXES.split(";"):
+                    if statement.strip():
+                        cur.execute(statement)
             with self._transaction() as cur:
                 cur.execute(
                     "INSERT INTO turnkeeper_replicas (id, host, pid) VALUES (%s, %s, %s)",
@@ -575,40 +598,56 @@ class PostgresStore(JobStore):
 
     # ------------------------------------------------------------------ leases
 
-    async def acquire(self, loadable: Collection[str], limit: int) -> Acquired:
-        """Take the leases of up to *limit* free or expired jobs among *loadable*."""
-        result: Acquired = await self._call(self._acquire_sync, list(loadable), limit)
+    async def acquire(self, excluded: Collection[str], limit: int) -> Acquired:
+        """Take the leases of expired jobs and up to *limit* free ones, not among *excluded*.
+
+        *excluded* are the keys this replica cannot run (their function is not registered
+        here): usually none, so a round sends no list of the jobs it does not hold.  At most
+        ``ACQUIRE_BATCH`` leases are taken by one call (``Acquired.more`` says whether more
+        were waiting).
+        """
+        result: Acquired = await self._call(self._acquire_sync, sorted(excluded), limit)
         return result
 
-    def _acquire_sync(self, loadable: list[str], limit: int) -> Acquired:
+    @staticmethod
+    def _takeable(
+        cur: psycopg.Cursor[Any], condition: str, excluded: list[str], limit: int
+    ) -> list[str]:
+        """Up to *limit* live jobs whose lease meets *condition*, locked (a range of the index)."""
+        cur.execute(
+            "SELECT key FROM turnkeeper_jobs WHERE phase IN ('active', 'paused') "
+            f"AND {condition} AND NOT (key = ANY(%s::text[])) "
+            "ORDER BY lease_until NULLS FIRST LIMIT %s FOR UPDATE SKIP LOCKED",
+            (excluded, limit),
+        )
+        return [k for (k,) in cur.fetchall()]
+
+    def _acquire_sync(self, excluded: list[str], limit: int) -> Acquired:
         with self._transaction() as cur:
+            # Every job whose holder's lease lapsed (a replica died: they are due), then a
+            # share of those nobody holds (new ones, or given back); each found by a range
+            # of the lease index, never by a scan of the table.
+            expired = self._takeable(cur, "lease_until <= now()", excluded, ACQUIRE_BATCH + 1)
+            more = len(expired) > ACQUIRE_BATCH
+            expired = expired[:ACQUIRE_BATCH]
+            wanted = min(max(limit, 0), ACQUIRE_BATCH - len(expired))
+            free: list[str] = []
+            if wanted > 0:
+                free = self._takeable(cur, "lease_until IS NULL", excluded, wanted + 1)
+                # Cut by the batch (not by the share asked for): more are waiting.
+                more = more or (len(free) > wanted and wanted < limit)
+                free = free[:wanted]
+            keys = sorted(expired + free)
             taken: list[tuple[str, int]] = []
-            if loadable:
-                # Every job whose holder's lease lapsed (a replica died), and a share of
-                # those nobody holds (new ones, or given back).
+            if keys:
                 cur.execute(
-                    "SELECT key FROM turnkeeper_jobs WHERE key = ANY(%s) "
-                    "AND phase IN ('active', 'paused') AND owner IS NOT NULL "
-                    "AND lease_until <= now() ORDER BY key FOR UPDATE SKIP LOCKED",
-                    (loadable,),
+                    "UPDATE turnkeeper_jobs SET owner = %s, "
+                    "token = nextval('turnkeeper_tokens'), "
+                    "lease_until = now() + make_interval(secs => %s) "
+                    "WHERE key = ANY(%s::text[]) RETURNING key, token",
+                    (self.replica_id, self.lease_ttl, keys),
                 )
-                keys = [k for (k,) in cur.fetchall()]
-                cur.execute(
-                    "SELECT key FROM turnkeeper_jobs WHERE key = ANY(%s) "
-                    "AND phase IN ('active', 'paused') AND owner IS NULL "
-                    "ORDER BY key LIMIT %s FOR UPDATE SKIP LOCKED",
-                    (loadable, limit),
-                )
-                keys = sorted(keys + [k for (k,) in cur.fetchall()])
-                if keys:
-                    cur.execute(
-                        "UPDATE turnkeeper_jobs SET owner = %s, "
-                        "token = nextval('turnkeeper_tokens'), "
-                        "lease_until = now() + make_interval(secs => %s) "
-                        "WHERE key = ANY(%s) RETURNING key, token",
-                        (self.replica_id, self.lease_ttl, keys),
-                    )
-                    taken = [(k, t) for k, t in cur.fetchall()]
+                taken = [(k, t) for k, t in cur.fetchall()]
             jobs: tuple[JobRow, ...] = ()
             runs: dict[str, list[dict[str, Any]]] = {}
             skips: dict[str, list[SkipRow]] = {}
@@ -633,7 +672,10 @@ class PostgresStore(JobStore):
         # Applied only once committed: a failed transaction took nothing.
         for key, token in taken:
             self._leases[key] = token
-        return Acquired(jobs, runs, skips, commands, expiry)
+            self._taken_in[key] = self.rounds
+        if taken:
+            self.last_takeover = self.rounds
+        return Acquired(jobs, runs, skips, commands, expiry, more and len(taken) > 0)
 
     async def renew(self) -> frozenset[str]:
         """Renew every lease this replica holds; return the keys whose lease was lost."""
@@ -642,6 +684,7 @@ class PostgresStore(JobStore):
 
     def _renew_sync(self) -> frozenset[str]:
         leases = dict(self._leases)
+        self.rounds += 1
         with self._transaction() as cur:
             cur.execute(
                 "UPDATE turnkeeper_replicas SET heartbeat_at = now() WHERE id = %s",
@@ -650,8 +693,11 @@ class PostgresStore(JobStore):
             if not leases:
                 return frozenset()
             cur.execute(
+                # Typed as the column: an untyped list of small numbers would be compared
+                # as int2/int4, which PostgreSQL cannot hash (renewal quadratic in leases).
                 "UPDATE turnkeeper_jobs SET lease_until = now() + make_interval(secs => %s) "
-                "WHERE owner = %s AND token = ANY(%s) AND lease_until > now() RETURNING key",
+                "WHERE owner = %s AND token = ANY(%s::bigint[]) AND lease_until > now() "
+                "RETURNING key",
                 (self.lease_ttl, self.replica_id, list(leases.values())),
             )
             kept = {k for (k,) in cur.fetchall()}
@@ -664,6 +710,11 @@ class PostgresStore(JobStore):
         for key in keys:
             self._leases.pop(key, None)
             self._definitions.pop(key, None)
+            self._taken_in.pop(key, None)
+
+    def taken_recently(self, key: str, rounds: int = 3) -> bool:
+        """Whether this replica took (or inserted) *key* within the last *rounds* lease rounds."""
+        return self._taken_in.get(key, -rounds) > self.rounds - rounds
 
     async def live_replicas(self) -> int:
         """How many replicas have renewed within the lease ttl (this one included)."""
@@ -678,6 +729,7 @@ class PostgresStore(JobStore):
                 (self.lease_ttl,),
             )
             (count,) = self._one(cur)
+            # Counted on the lease index (an index-only scan, not the table).
             cur.execute("SELECT count(*) FROM turnkeeper_jobs WHERE phase IN ('active', 'paused')")
             (jobs,) = self._one(cur)
         self.live_jobs = int(jobs)
@@ -818,6 +870,7 @@ class PostgresStore(JobStore):
             db_now = self.db_now
         for key, token in inserted.items():
             leases[key] = token
+            self._taken_in[key] = self.rounds
         for r in batch.jobs:
             if r.key in held:
                 self._definitions[r.key] = r.definition
@@ -1021,7 +1074,7 @@ class PostgresStore(JobStore):
         with self._transaction() as cur:
             cur.execute(
                 "UPDATE turnkeeper_jobs SET owner = NULL, token = NULL, lease_until = NULL "
-                "WHERE owner = %s AND token = ANY(%s)",
+                "WHERE owner = %s AND token = ANY(%s::bigint[])",
                 (self.replica_id, tokens),
             )
             if keys is None:

@@ -43,6 +43,10 @@ __all__ = ["Replica"]
 _FIELD = {"async_fn": "fn"}
 #: The least time between two reads of other replicas' changes (seconds).
 REFRESH_GAP = 0.05
+#: Lease rounds after taking leases (or adding a job) before balancing gives any back: the
+#: count of live replicas may still include one that died (its heartbeat lapses with its
+#: leases), and jobs just added may not be counted yet.
+TAKEOVER_ROUNDS = 3
 
 
 @attrs.define(eq=False)
@@ -122,20 +126,32 @@ class Replica:
             self.coordinator.lose(held)
 
     async def _round(self) -> float | None:
-        sent = trio.current_time()
+        started = sent = trio.current_time()
         lost = await self.store.renew()
         self.lease_deadline = sent + self.ttl - self.margin
         for scope in self._scopes.values():
             scope.deadline = self.lease_deadline
         self.coordinator.lose(lost)
         live = await self.store.live_replicas()
-        share = math.ceil(self.store.live_jobs / live) if live > 1 else self.store.live_jobs
-        held = len(self.store.held)
-        sent = trio.current_time()
-        acquired = await self.store.acquire(self.coordinator.loadable(), max(share - held, 0))
-        if acquired.jobs:
-            self.lease_deadline = min(self.lease_deadline, sent + self.ttl - self.margin)
-            self.coordinator.take_over(acquired, self.new_id)
+        # Jobs this replica added (committed, so held) may not be counted yet.
+        total = max(self.store.live_jobs, len(self.store.held))
+        share = math.ceil(total / live) if live > 1 else total
+        while True:
+            # A takeover goes in bounded batches, and the round ends (to renew) before the
+            # leases taken so far could lapse: a share larger than a ttl's worth of work is
+            # taken gradually, and never lost.
+            sent = trio.current_time()
+            acquired = await self.store.acquire(
+                self.coordinator.unrunnable(), max(share - len(self.store.held), 0)
+            )
+            if acquired.jobs:
+                self.lease_deadline = min(self.lease_deadline, sent + self.ttl - self.margin)
+                self.coordinator.take_over(acquired, self.new_id)
+            if not acquired.more:
+                break
+            if trio.current_time() - started > self.ttl / 6:
+                self.wake()  # the next round right away, renewing first
+                break
         await self._balance(share)
         self._progress.unpark_all()
         # Read other replicas' changes each round too: a NOTIFY lost with a connection
@@ -144,14 +160,25 @@ class Replica:
         return acquired.next_expiry
 
     async def _balance(self, share: int) -> None:
-        """Give back idle jobs above this replica's share (one more is tolerated)."""
-        excess = len(self.store.held) - share - 1
-        if excess <= 0:
+        """Give back idle jobs above this replica's share (one more is tolerated).
+
+        Nothing is given back within ``TAKEOVER_ROUNDS`` rounds of a takeover, nor a job
+        added in that time: a survivor that has just taken a dead replica's jobs does not
+        hand jobs back while the count of live replicas may still include the dead one, and
+        a replica does not give back the jobs it has just added before they are counted.
+        """
+        store = self.store
+        excess = len(store.held) - share - 1
+        if excess <= 0 or store.rounds - store.last_takeover < TAKEOVER_ROUNDS:
             return
         idle = []
-        for key in sorted(self.store.held):
+        for key in store.held:
             job = self._job(key)
-            if job is not None and job.status.run is None:
+            if (
+                job is not None
+                and job.status.run is None
+                and not store.taken_recently(key, TAKEOVER_ROUNDS)
+            ):
                 idle.append(key)
                 if len(idle) == excess:
                     break
@@ -162,7 +189,9 @@ class Replica:
         self.coordinator.lose(keys, release=True)
         journal = self.coordinator.journal
         assert journal is not None
-        await journal.wait_saved()
+        # Not shielded: a shutdown that begins meanwhile cancels the wait (the rows are
+        # written by the shutdown's own flush, and the leases lapse or are released then).
+        await journal.wait_saved(shield=False)
         try:
             await self.store.release(keys)
         except StoreError:
