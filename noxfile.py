@@ -31,8 +31,17 @@ PYTHON = None  # the interpreter nox itself runs on (3.11+)
 #: Every Python the classifiers claim; ``compat`` runs the whole suite on each.
 PYTHONS = ("3.11", "3.12", "3.13")
 #: The package with the extras its tests exercise.
-TESTED_EXTRAS = ("postgres", "prometheus", "web", "describe")
+TESTED_EXTRAS = ("postgres", "prometheus", "web", "describe", "holidays", "otel")
 TESTED = f".[test,{','.join(TESTED_EXTRAS)}]"
+#: The OpenTelemetry SDK, whose in-memory exporters the tests read: a test-only dev tool (the
+#: package itself depends on the API only).
+OTEL_TEST_DEPS = ("opentelemetry-sdk>=1.20",)
+#: Packages released in lockstep with a tested dependency: ``lowest`` takes them at that
+#: dependency's minimum, and lets pip choose their own dependencies.
+LOCKSTEP = {
+    "opentelemetry-api": ("opentelemetry-sdk",),
+}
+LOCKSTEP_FREED = ("opentelemetry-semantic-conventions",)
 #: The dashboard's browser tests drive Debian's Chromium with Playwright: a test-only dev tool.
 BROWSER_DEPS = ("playwright>=1.45",)
 #: The comparison baseline and the plotting library: benchmark-only dev tools.
@@ -82,7 +91,7 @@ def _install(session: nox.Session, *args: str, constraints: Path = CONSTRAINTS) 
 
 
 def _pytest(session: nox.Session) -> None:
-    _install(session, "-e", TESTED, *BROWSER_DEPS)
+    _install(session, "-e", TESTED, *BROWSER_DEPS, *OTEL_TEST_DEPS)
     session.run("pytest", *session.posargs)
 
 
@@ -126,15 +135,19 @@ def lowest(session: nox.Session) -> None:
     else (pytest, hypothesis, the dependencies' own dependencies) keeps the usual pins.
     """
     minimums = _minimums()
+    for leader, followers in LOCKSTEP.items():
+        for follower in followers:
+            minimums[follower] = minimums[leader]
+    freed = {*minimums, *LOCKSTEP_FREED}
     kept = []
     for line in CONSTRAINTS.read_text(encoding="utf-8").splitlines():
         name = _normalized(re.split(r"[=<>!~ ;\[]", line.strip(), maxsplit=1)[0])
-        if name and not line.startswith("#") and name not in minimums:
+        if name and not line.startswith("#") and name not in freed:
             kept.append(line)
     pins = Path(session.create_tmp()) / "constraints-lowest.txt"
     lowest_pins = [f"{name}=={version}" for name, version in sorted(minimums.items())]
     pins.write_text("\n".join([*kept, *lowest_pins, ""]), encoding="utf-8")
-    _install(session, "-e", TESTED, *BROWSER_DEPS, constraints=pins)
+    _install(session, "-e", TESTED, *BROWSER_DEPS, *OTEL_TEST_DEPS, constraints=pins)
     session.run("pip", "list")
     session.run("pytest", *session.posargs)
 
@@ -171,7 +184,7 @@ def bench(session: nox.Session) -> None:
 
     ``nox -s bench -- --quick`` runs reduced sizes in about a minute.
     """
-    _install(session, "-e", ".[postgres,web]", *BENCH_DEPS, *BROWSER_DEPS)
+    _install(session, "-e", ".[postgres,web,otel]", *BENCH_DEPS, *BROWSER_DEPS)
     session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 
@@ -186,7 +199,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package, the tests, the examples, the benchmarks and the tools."""
-    _install(session, "-e", TESTED, *BROWSER_DEPS, *TYPE_DEPS, *BENCH_DEPS)
+    _install(session, "-e", TESTED, *BROWSER_DEPS, *OTEL_TEST_DEPS, *TYPE_DEPS, *BENCH_DEPS)
     session.run("mypy", "--strict")
 
 
@@ -212,7 +225,15 @@ def lock(session: nox.Session) -> None:
     one consistent set. Review the diff, run CI, and commit it as its own change.
     """
     session.install(
-        "-e", TESTED, *BROWSER_DEPS, *TYPE_DEPS, *LINT_DEPS, *BENCH_DEPS, *DOCS_DEPS, *BUILD_DEPS
+        "-e",
+        TESTED,
+        *BROWSER_DEPS,
+        *OTEL_TEST_DEPS,
+        *TYPE_DEPS,
+        *LINT_DEPS,
+        *BENCH_DEPS,
+        *DOCS_DEPS,
+        *BUILD_DEPS,
     )
     frozen = session.run(
         "pip", "freeze", "--all", "--exclude-editable", silent=True, external=False

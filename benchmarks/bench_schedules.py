@@ -54,6 +54,22 @@ def rows() -> list[tuple[str, float, float | None]]:
     )
     interval = tk.Interval(300, start=START)
     out.append(("Interval(300 s)", _per_call(lambda: interval.next_after(START)), None))
+    rrule = tk.RRule("FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=18", tz=PARIS)
+    out.append(
+        ("RRule(last Friday 18:00, Europe/Paris)", _per_call(lambda: rrule.next_after(START)), None)
+    )
+    workdays = tk.Cron("0 9 * * *", tz=PARIS).excluding(
+        tk.Weekdays("sat", "sun") | tk.Holidays("FR")
+    )
+    out.append(
+        (
+            "Cron(09:00) excluding weekends and FR holidays",
+            _per_call(lambda: workdays.next_after(START)),
+            None,
+        )
+    )
+    union = tk.Cron("0 9 * * MON-FRI", tz=PARIS) | tk.Cron("0 12 * * SAT", tz=PARIS)
+    out.append(("Cron | Cron", _per_call(lambda: union.next_after(START)), None))
     return out
 
 

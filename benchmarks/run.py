@@ -149,6 +149,7 @@ def measure(quick: bool) -> dict[str, Any]:
     print("throughput...", flush=True)
     throughput = bench_dispatch.measure(*(((1_000, 3_000), (1_000,)) if quick else ()))
     subscriber = bench_dispatch.subscriber_overhead(2_000 if quick else 20_000)
+    otel = bench_dispatch.otel_overhead(2_000 if quick else 20_000)
     print("lateness...", flush=True)
     lateness = bench_lateness.measure()
     print("scale...", flush=True)
@@ -181,6 +182,7 @@ def measure(quick: bool) -> dict[str, Any]:
         "scale": scale,
         "schedules_rows": schedules,
         "subscriber_report": subscriber,
+        "otel_report": otel,
         "profile_report": bench_profile.report(),
     }
 
@@ -342,6 +344,7 @@ def render(raw: dict[str, Any], *, write: bool = True) -> str:
         bench_schedules.report([tuple(row) for row in raw["schedules_rows"]]),
         "",
         raw["subscriber_report"],
+        raw.get("otel_report", ""),
         "",
         raw.get("store_report", ""),
         "",

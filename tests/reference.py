@@ -154,6 +154,8 @@ def reference_next(
     fixed: bool,
     horizon: timedelta,
     seconds: tuple[int, ...] = (0,),
+    gap: str = "end",
+    fold: str = "first",
 ) -> datetime | None:
     """First fire strictly after *after*, by walking UTC minutes (offsets are whole minutes).
 
@@ -167,23 +169,55 @@ def reference_next(
     while minute <= end:
         for second in offsets:
             instant = minute + timedelta(seconds=second)
-            if instant > after and _fires(matches, tz, instant, fixed=fixed, seconds=seconds):
+            if instant > after and _fires(
+                matches, tz, instant, fixed=fixed, seconds=seconds, gap=gap, fold=fold
+            ):
                 return instant
         minute += MINUTE
     return None
 
 
 def _fires(
-    matches: WallMatcher, tz: tzinfo, instant: datetime, *, fixed: bool, seconds: tuple[int, ...]
+    matches: WallMatcher,
+    tz: tzinfo,
+    instant: datetime,
+    *,
+    fixed: bool,
+    seconds: tuple[int, ...],
+    gap: str = "end",
+    fold: str = "first",
 ) -> bool:
+    """Whether *instant* fires, by the literal rule for each DST choice (gap, fold)."""
     wall = _wall(instant, tz)
     if not fixed:
         return matches(wall)
     if matches(wall):
-        # An ambiguous wall time fires at its first occurrence only.
+        # A repeated wall time: "first" fires only where no earlier instant had the same wall
+        # time, "last" only where no later one will, "both" at each.
         earlier = [_wall(instant - k * MINUTE, tz) for k in range(1, 181)]
-        if wall not in earlier:
+        later = [_wall(instant + k * MINUTE, tz) for k in range(1, 181)]
+        if fold == "both":
             return True
+        if fold == "first" and wall not in earlier:
+            return True
+        if fold == "last" and wall not in later:
+            return True
+    if gap == "skip":
+        return False
+    if gap == "shift":
+        # A wall time W that no instant has (clocks jumped over it, g long) runs at W + g.
+        minute = instant.replace(second=0)
+        if minute.astimezone(tz).utcoffset() == (minute - 180 * MINUTE).astimezone(tz).utcoffset():
+            return False  # no clock change in the last three hours
+        for k in range(1, 181):
+            before = _wall(minute - k * MINUTE, tz)
+            after = _wall(minute - (k - 1) * MINUTE, tz)
+            if after - before > MINUTE:
+                length = after - before - MINUTE
+                shifted = wall - length
+                if before + MINUTE <= shifted < after and matches(shifted):
+                    return True
+        return False
     if instant.second:
         return False
     before = _wall(instant - MINUTE, tz)

@@ -331,3 +331,63 @@ def test_the_text_output_leaves_out_a_sentence_that_would_be_false() -> None:
     assert (
         done.stdout.splitlines()[0] == "Cron(expr='0 0 */2 * MON', tz=zoneinfo.ZoneInfo(key='UTC'))"
     )
+
+
+def test_rrule_with_exclusions_lists_what_was_excluded_and_why() -> None:
+    done = run(
+        "next",
+        "--rrule",
+        "FREQ=DAILY;BYHOUR=9",
+        "--tz",
+        "Europe/Paris",
+        "--exclude-holidays",
+        "FR",
+        "--exclude-weekdays",
+        "sat,sun",
+        "--after",
+        "2026-12-23T12:00",
+        "-n",
+        "2",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2026-12-25 excluded: Christmas Day (FR)" in done.stdout
+    assert "2026-12-26 excluded: Saturday" in done.stdout
+    assert "Thu 2026-12-24 09:00:00" in done.stdout
+    assert "Mon 2026-12-28 09:00:00" in done.stdout
+
+
+def test_dst_choices_are_previewed() -> None:
+    got = fires(
+        "30 2 * * *",
+        "--tz",
+        "Europe/Paris",
+        "--dst-gap",
+        "shift",
+        "--after",
+        "2027-03-27T12:00",
+        "-n",
+        "1",
+    )
+    assert got[0]["local"] == "2027-03-28T03:30:00+02:00"
+    assert "shifted by the gap" in got[0]["note"]
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["0 9 * * *", "--dst-gap", "later"], "--dst-gap"),
+        (["0 9 * * *", "--dst-fold", "second"], "--dst-fold"),
+        (["0 9 * * *", "--exclude-holidays", "XX"], "--exclude-holidays"),
+        (["0 9 * * *", "--exclude-weekdays", "sat,someday"], "--exclude-weekdays"),
+        (["0 9 * * *", "--exclude-dates", "2026-13-01"], "--exclude-dates"),
+        (["--rrule", "FREQ=BOGUS"], "rrule"),
+        (["--rrule", "FREQ=DAILY", "--dtstart", "soon"], "--dtstart"),
+        (["* * * * *", "--dst-gap", "skip"], "wildcard"),
+    ],
+)
+def test_bad_calendar_options_fail_in_one_line(args: list[str], option: str) -> None:
+    done = run("next", *args)
+    assert done.returncode == 2
+    assert option in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr

@@ -173,6 +173,7 @@ async def test_job_page_shows_definition_fires_with_dst_notes_runs_and_errors(
     assert "Europe/Paris" in nightly
     assert "5.00 s" in nightly
     assert '<code id="function">tests.test_dashboard:noop</code> · 0 arguments' in nightly
+    assert "<dt>Jitter</dt><dd>none" in nightly
     assert "ValueError" in failed
     assert "Traceback" in failed
     assert "errored" in failed

@@ -851,3 +851,48 @@ async def test_a_forced_shutdown_records_the_cancelled_attempt_and_does_not_reru
 
 #: The job functions of this module (the ones the tests' services declare).
 JOB_FUNCTIONS = (record, fail_first, always_fails, stored_start, hangs)
+
+
+# ---------------------------------------------------------------------- calendar schedules
+
+
+def _calendar_schedules() -> dict[str, tk.abc.Schedule]:
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return {
+        "excluding": tk.Cron("0 9 * * *", tz=paris).excluding(
+            tk.Weekdays("sat", "sun")
+            | tk.Holidays("FR")
+            | tk.Holidays("US", subdiv="NY", tz=ZoneInfo("America/New_York"))
+            | tk.Dates(["2026-03-02"], label="closed")
+            | tk.YearlyDates(["12-24"])
+        ),
+        "rrule": tk.RRule(
+            "FREQ=MONTHLY;BYDAY=-1FR;BYHOUR=18",
+            tz=paris,
+            dtstart=datetime(2026, 1, 1, tzinfo=paris),
+            dst=tk.DST(gap="skip", fold="both"),
+        ),
+        "cron_dst": tk.Cron("30 2 * * *", tz=paris, dst=tk.DST(gap="shift", fold="last")),
+        "weekday_dst": tk.WeekdayTimes.every_day("02:30", tz=paris, dst=tk.DST(fold="both")),
+        "union": tk.Cron("0 9 * * *") | tk.Interval(7200, start=start),
+        "window": tk.Cron("0 * * * *").between(start, start + timedelta(days=400)),
+    }
+
+
+async def test_calendar_schedules_round_trip_through_durable_stores(
+    durable: Durable,
+) -> None:
+    schedules = _calendar_schedules()
+    async with open_scheduler(max_workers=1, store=durable()) as s:
+        for key, schedule in schedules.items():
+            await s.add_job(schedule, record, key, key=key)
+    after = datetime(2026, 10, 20, tzinfo=UTC)
+    async with open_scheduler(max_workers=1, store=durable()) as s2:
+        by_key = {j.id.key: s2.get_job_details(j.id) for j in s2.list_all_jobs()}
+        for key, schedule in schedules.items():
+            stored = by_key[key].schedule
+            assert stored == schedule, key
+            assert stored.preview(after, 20) == schedule.preview(after, 20), key

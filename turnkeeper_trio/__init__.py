@@ -14,8 +14,19 @@ Example:
 """
 
 from . import abc as abc
+from ._apply import ApplyResult as ApplyResult
+from ._calendars import Calendar as Calendar
+from ._calendars import CalendarUnion as CalendarUnion
+from ._calendars import Dates as Dates
+from ._calendars import Holidays as Holidays
+from ._calendars import Weekdays as Weekdays
+from ._calendars import YearlyDates as YearlyDates
 from ._codec import Codec as Codec
 from ._codec import StoredValueError as StoredValueError
+from ._combinators import AnyOf as AnyOf
+from ._combinators import Between as Between
+from ._combinators import Excluded as Excluded
+from ._combinators import Excluding as Excluding
 from ._cron import Cron as Cron
 from ._events import ClockJumped as ClockJumped
 from ._events import Event as Event
@@ -42,6 +53,7 @@ from ._exceptions import SchedulerClosed as SchedulerClosed
 from ._exceptions import SchedulerNotRunning as SchedulerNotRunning
 from ._exceptions import StagingFull as StagingFull
 from ._exceptions import TurnKeeperError as TurnKeeperError
+from ._health import Health as Health
 from ._lifetime import Forever as Forever
 from ._lifetime import MaxRuns as MaxRuns
 from ._lifetime import Until as Until
@@ -70,6 +82,9 @@ from ._queue import HeapQueue as HeapQueue
 from ._queue import IndexedHeapQueue as IndexedHeapQueue
 from ._retry import ExponentialBackoff as ExponentialBackoff
 from ._retry import FixedDelay as FixedDelay
+from ._rrule import RRule as RRule
+from ._schedule_file import ScheduleFileError as ScheduleFileError
+from ._schedule_file import load_schedules as load_schedules
 from ._scheduler import Scheduler as Scheduler
 from ._scheduler import open_scheduler as open_scheduler
 from ._simple_schedules import Interval as Interval
@@ -80,25 +95,37 @@ from ._store import MemoryStore as MemoryStore
 from ._store import StoreCorrupt as StoreCorrupt
 from ._store import StoreError as StoreError
 from ._store import StoreLocked as StoreLocked
+from ._wall import DST as DST
 from ._wallclock import SystemWallClock as SystemWallClock
 from ._weekday import WeekdayTimes as WeekdayTimes
 
 __version__ = "0.1.0"
 
-__all__ = [
+__all__ = [  # noqa: RUF022  # plain sort order, checked by tests/test_public_api.py
     "Aggregate",
+    "AnyOf",
+    "ApplyResult",
     "BatchResult",
+    "Between",
+    "Calendar",
+    "CalendarUnion",
     "CatchUp",
     "ClockJumped",
     "Coalesce",
     "Codec",
     "Cron",
+    "DST",
+    "Dates",
     "ErrorInfo",
     "Event",
+    "Excluded",
+    "Excluding",
     "ExponentialBackoff",
     "FixedDelay",
     "Forever",
+    "Health",
     "HeapQueue",
+    "Holidays",
     "IndexedHeapQueue",
     "Interval",
     "InvalidArgument",
@@ -129,6 +156,7 @@ __all__ = [
     "Outcome",
     "OutcomeCounts",
     "PostgresStore",
+    "RRule",
     "Refusal",
     "ReplicaInfo",
     "RetryScheduled",
@@ -136,6 +164,7 @@ __all__ = [
     "RunRecord",
     "RunStarted",
     "SQLiteStore",
+    "ScheduleFileError",
     "Scheduler",
     "SchedulerClosed",
     "SchedulerNotRunning",
@@ -152,7 +181,10 @@ __all__ = [
     "TurnKeeperError",
     "Until",
     "WeekdayTimes",
+    "Weekdays",
+    "YearlyDates",
     "abc",
     "current_job",
+    "load_schedules",
     "open_scheduler",
 ]

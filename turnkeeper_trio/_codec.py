@@ -13,18 +13,23 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
 import attrs
 
+from ._calendars import Calendar, CalendarUnion, Dates, Holidays, Weekdays, YearlyDates
+from ._combinators import AnyOf, Between, Excluding
 from ._cron import Cron
 from ._exceptions import InvalidArgument, TurnKeeperError
 from ._lifetime import Forever, MaxRuns, Until
 from ._misfire import CatchUp, Coalesce
 from ._retry import ExponentialBackoff, FixedDelay
+from ._rrule import RRule
+from ._schedule import Schedule
 from ._simple_schedules import Interval, Never, Once
+from ._wall import DEFAULT_DST, DST
 from ._weekday import WeekdayTimes
 
 __all__ = [
@@ -221,13 +226,44 @@ class Codec(Generic[T]):
     version: int = 1
 
 
+def _with_dst(data: dict[str, JSON], dst: DST) -> JSON:
+    """*data* with ``"dst"`` when it is not the default (rows written before it read the same)."""
+    if not dst.is_default:
+        data["dst"] = {"gap": dst.gap, "fold": dst.fold}
+    return data
+
+
+def _dst(data: JSON) -> DST:
+    found = data.get("dst")
+    return DEFAULT_DST if found is None else DST(found["gap"], found["fold"])
+
+
+def _optional_tz(tz: tzinfo | None) -> JSON:
+    return None if tz is None else encode_tz(tz)
+
+
+def _decode_optional_tz(data: JSON) -> tzinfo | None:
+    return None if data is None else decode_tz(data)
+
+
 def _weekday_encode(s: WeekdayTimes) -> JSON:
-    return {"times": [[day, at.isoformat()] for day, at in s.times], "tz": encode_tz(s.tz)}
+    times = [[day, at.isoformat()] for day, at in s.times]
+    return _with_dst({"times": times, "tz": encode_tz(s.tz)}, s.dst)
 
 
 def _weekday_decode(data: JSON, _v: int) -> WeekdayTimes:
     times = [(int(day), time.fromisoformat(at)) for day, at in data["times"]]
-    return WeekdayTimes(times, tz=decode_tz(data["tz"]))
+    return WeekdayTimes(times, tz=decode_tz(data["tz"]), dst=_dst(data))
+
+
+def _rrule_encode(s: RRule) -> JSON:
+    dtstart = None if s.dtstart is None else encode_instant(s.dtstart)
+    return _with_dst({"rule": s.rule, "tz": encode_tz(s.tz), "dtstart": dtstart}, s.dst)
+
+
+def _rrule_decode(data: JSON, _v: int) -> RRule:
+    dtstart = None if data["dtstart"] is None else decode_instant(data["dtstart"])
+    return RRule(data["rule"], tz=decode_tz(data["tz"]), dtstart=dtstart, dst=_dst(data))
 
 
 def _interval_encode(s: Interval) -> JSON:
@@ -255,10 +291,47 @@ _BUILTIN: tuple[Codec[Any], ...] = (
     Codec(
         "cron",
         Cron,
-        lambda s: {"expr": s.expr, "tz": encode_tz(s.tz)},
-        lambda d, v: Cron(d["expr"], tz=decode_tz(d["tz"])),
+        lambda s: _with_dst({"expr": s.expr, "tz": encode_tz(s.tz)}, s.dst),
+        lambda d, v: Cron(d["expr"], tz=decode_tz(d["tz"]), dst=_dst(d)),
     ),
     Codec("weekday_times", WeekdayTimes, _weekday_encode, _weekday_decode),
+    Codec("rrule", RRule, _rrule_encode, _rrule_decode),
+    Codec(
+        "dates",
+        Dates,
+        lambda c: {
+            "dates": [d.isoformat() for d in sorted(c.dates)],
+            "label": c.label,
+            "tz": _optional_tz(c.tz),
+        },
+        lambda d, v: Dates(
+            [date.fromisoformat(x) for x in d["dates"]],
+            label=d["label"],
+            tz=_decode_optional_tz(d["tz"]),
+        ),
+    ),
+    Codec(
+        "yearly_dates",
+        YearlyDates,
+        lambda c: {
+            "days": [f"{m:02}-{day:02}" for m, day in c.days],
+            "label": c.label,
+            "tz": _optional_tz(c.tz),
+        },
+        lambda d, v: YearlyDates(d["days"], label=d["label"], tz=_decode_optional_tz(d["tz"])),
+    ),
+    Codec(
+        "weekdays",
+        Weekdays,
+        lambda c: {"days": sorted(c.days), "tz": _optional_tz(c.tz)},
+        lambda d, v: Weekdays(*d["days"], tz=_decode_optional_tz(d["tz"])),
+    ),
+    Codec(
+        "holidays",
+        Holidays,
+        lambda c: {"country": c.country, "subdiv": c.subdiv, "tz": _optional_tz(c.tz)},
+        lambda d, v: Holidays(d["country"], d["subdiv"], tz=_decode_optional_tz(d["tz"])),
+    ),
     Codec("interval", Interval, _interval_encode, _interval_decode),
     Codec(
         "once",
@@ -304,13 +377,66 @@ _BUILTIN: tuple[Codec[Any], ...] = (
 )
 
 
+def _composite(codecs: Codecs) -> tuple[Codec[Any], ...]:
+    """Codecs of values that hold other schedules or calendars (custom ones too)."""
+    enc, dec = codecs.encode, codecs.decode
+
+    def schedule_of(value: JSON) -> Any:
+        found = dec(value)
+        if not isinstance(found, Schedule):
+            raise StoredValueError(f"expected a schedule, got {found!r}")
+        return found
+
+    def calendar_of(value: JSON) -> Any:
+        found = dec(value)
+        if not isinstance(found, Calendar):
+            raise StoredValueError(f"expected a calendar, got {found!r}")
+        return found
+
+    return (
+        Codec(
+            "excluding",
+            Excluding,
+            lambda s: {
+                "schedule": enc(s.schedule, "schedule"),
+                "calendar": enc(s.calendar, "calendar"),
+            },
+            lambda d, v: Excluding(schedule_of(d["schedule"]), calendar_of(d["calendar"])),
+        ),
+        Codec(
+            "any_of",
+            AnyOf,
+            lambda s: {"schedules": [enc(m, "schedule") for m in s.schedules]},
+            lambda d, v: AnyOf(*(schedule_of(m) for m in d["schedules"])),
+        ),
+        Codec(
+            "between",
+            Between,
+            lambda s: {
+                "schedule": enc(s.schedule, "schedule"),
+                "start": encode_instant(s.start),
+                "end": encode_instant(s.end),
+            },
+            lambda d, v: Between(
+                schedule_of(d["schedule"]), decode_instant(d["start"]), decode_instant(d["end"])
+            ),
+        ),
+        Codec(
+            "calendar_union",
+            CalendarUnion,
+            lambda c: {"calendars": [enc(m, "calendar") for m in c.calendars]},
+            lambda d, v: CalendarUnion([calendar_of(m) for m in d["calendars"]]),
+        ),
+    )
+
+
 class Codecs:
     """The codecs one store uses: the built-in ones and those registered with it."""
 
     def __init__(self, extra: Iterable[Codec[Any]] = ()) -> None:
         self._by_type: dict[type, Codec[Any]] = {}
         self._by_tag: dict[str, Codec[Any]] = {}
-        for codec in (*_BUILTIN, *extra):
+        for codec in (*_BUILTIN, *_composite(self), *extra):
             if not isinstance(codec, Codec):
                 raise TypeError(f"codecs: expected tk.Codec values, got {codec!r}")
             if codec.tag in self._by_tag:

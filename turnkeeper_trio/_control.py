@@ -10,22 +10,28 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import timedelta
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
 
 import trio
 
+from ._apply import ApplyResult, apply_requests
 from ._coordinator import Coordinator, Remote
 from ._durable import check_key, is_stand_in
 from ._events import Event, Subscription
 from ._exceptions import JobFinished, JobNotLoaded, SchedulerClosed
+from ._health import Health, health_of
 from ._lifetime import Lifetime
 from ._metrics import MetricsSnapshot
 from ._misfire import MisfirePolicy
-from ._models import BatchResult, JobDetails, JobId, JobState, JobSummary, Refusal
+from ._models import BatchResult, JobDetails, JobId, JobRequest, JobState, JobSummary, Refusal
+from ._otel import current_link
 from ._retry import RetryPolicy
 from ._runtime import Runtime
 from ._schedule import Schedule
 from ._submission import UNSET, Signatures, Unset, check_lifetime, listed, validate_changes
+
+if TYPE_CHECKING:
+    from ._scheduler import Scheduler
 
 __all__ = ["Control"]
 
@@ -178,6 +184,7 @@ class Control(Runtime):
         lifetime: Lifetime | Unset = UNSET,
         misfire: MisfirePolicy | Unset = UNSET,
         quarantine_after: int | Unset | None = UNSET,
+        jitter: float | timedelta | Unset | None = UNSET,
     ) -> None:
         """Change a live job; only the arguments given change.
 
@@ -186,7 +193,8 @@ class Control(Runtime):
         progress finishes with its old settings.  On a paused job a new schedule is
         anchored at the update too, and ``resume_job`` plans its first instant after the
         resume.  *name* follows ``add_job``'s rule (1 to 200 characters, not only
-        whitespace, no NUL or lone surrogates).
+        whitespace, no NUL or lone surrogates).  A new *jitter* (``None`` for none) applies
+        from the next occurrence planned, the one waiting included.
 
         Raises:
             JobNotFound: no such job.  JobFinished: the job has completed or was cancelled.
@@ -207,6 +215,7 @@ class Control(Runtime):
             lifetime=lifetime,
             misfire=misfire,
             quarantine_after=quarantine_after,
+            jitter=jitter,
         )
         if "lifetime" in changes:
             check_lifetime(changes["lifetime"], self._wall_clock.now())
@@ -250,8 +259,10 @@ class Control(Runtime):
             ```
         """
         key = check_key(idempotency_key, "idempotency_key")
+        coordinator = self._coordinator
+        link = None if coordinator.observer.telemetry is None else current_link()
         try:
-            (await self._command()).trigger(job_id, key)
+            (await self._command()).trigger(job_id, key, link)
         except Remote as remote:
             await self._post(remote, "trigger", {"idempotency_key": key})
             return
@@ -362,3 +373,54 @@ class Control(Runtime):
             ```
         """
         return self._coordinator.snapshot()
+
+    def health(self) -> Health:
+        """Whether the scheduler is live (its event loop makes progress) and ready.
+
+        A query (it never blocks).  *Live*: started, not stopped, and no stall of the
+        event loop longer than ``stall_threshold`` seconds (``open_scheduler``), now or in
+        the last ``stall_threshold`` seconds; the heartbeat that measures it starts with the
+        first call.  *Ready*: live, not shutting down, no failed store write and, with
+        ``PostgresStore``, the leases renewed.  ``Dashboard`` serves both as ``/healthz``
+        and ``/readyz``.
+
+        Example:
+            ```python
+            health = s.health()
+            print(health.live, health.ready, health.reasons)
+            ```
+        """
+        return health_of(cast("Scheduler", self))
+
+    async def apply(self, requests: Iterable[JobRequest], *, prune: bool = False) -> ApplyResult:
+        """Make the keyed jobs what *requests* describe: a declarative upsert.
+
+        Keys no job has are added; a key whose job has another definition is replaced (its
+        state, counts and history kept, as ``add_job`` with a known key does); an unchanged
+        one is left alone.  With *prune*, every live job with a key the requests do not
+        name is cancelled, also one added at run time or by another replica, so prune only
+        where the requests list every keyed job; jobs added without a key are never
+        cancelled.  Safe on every replica at once: each key is stored once.  Every function
+        is registered, so jobs stored by other replicas run here.
+
+        Args:
+            requests: ``JobRequest``s, each with a ``key`` (``load_schedules`` gives them).
+            prune: cancel the keyed jobs the requests do not name.
+
+        Returns:
+            An ``ApplyResult``: the keys added, changed, unchanged, finished and cancelled.
+
+        Raises:
+            ExceptionGroup: of the errors ``add_job`` would raise (``TypeError``,
+                ``InvalidArgument``), one per bad request (a note names its index and key),
+                or for a request without a key or a key given twice; nothing was changed.
+            SchedulerClosed: the scheduler is shutting down.
+            SchedulerNotRunning: the scheduler has not been started.
+
+        Example:
+            ```python
+            result = await s.apply(tk.load_schedules("schedules.toml"), prune=True)
+            print(result.added, result.changed, result.cancelled)
+            ```
+        """
+        return await apply_requests(cast("Scheduler", self), requests, prune=prune)

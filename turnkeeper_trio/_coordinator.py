@@ -155,6 +155,8 @@ class Coordinator:
                 self.queue.remove(key)
         elif due is not queued:
             timestamp = due.timestamp()
+            if job.extras is not None and job.extras.jitter:
+                timestamp += job.offset(due)  # queued for its jittered start
             self.queue.push(key, timestamp)
             # Busy, the dispatcher looks at the queue before it sleeps; asleep, it sleeps no
             # later than the front it saw, so only an earlier occurrence must wake it.
@@ -445,6 +447,7 @@ class Coordinator:
             "lifetime": job.lifetime,
             "misfire": job.misfire,
             "quarantine_after": job.quarantine_after,
+            "jitter": job.jitter,
         }
         for name, value in changes.items():
             fields[_JOB_FIELD.get(name, name)] = value
@@ -600,8 +603,15 @@ class Coordinator:
             job = self.table.by_key(front[1])
             assert job is not None  # a queued job is live, so it is in the table
             self._popped = job  # its queue entry is gone: install must not remove it again
+            offset = 0.0
+            if job.extras is not None and job.extras.jitter:
+                due = job.status.due
+                assert due is not None
+                offset = max(front[0] - due.timestamp(), 0.0)
             try:
-                run = self._step(job, self.planner.regular_due, wall_now, wall > front[0]).run
+                run = self._step(
+                    job, self.planner.regular_due, wall_now, wall > front[0], offset
+                ).run
             finally:
                 self._popped = None
             if run is not None:
@@ -657,7 +667,9 @@ class Coordinator:
             self._step(job, self.planner.resumed, self.observer.now())
 
     @enable_ki_protection
-    def trigger(self, job_id: JobId, idempotency_key: str | None = None) -> None:
+    def trigger(
+        self, job_id: JobId, idempotency_key: str | None = None, link: object = None
+    ) -> None:
         """Run the job once as soon as possible, out of band; coalesces with a pending one.
 
         A trigger with an idempotency key the job has seen recently is ignored.
@@ -670,6 +682,8 @@ class Coordinator:
             if seen is None:
                 seen = job.trigger_keys = deque(maxlen=TRIGGER_KEYS_KEPT)
             seen.append(idempotency_key)
+        if link is not None:  # OpenTelemetry: the attempt's span links to the trigger's
+            job.links = (*job.links[:1], link)
         self._step(job, self.planner.triggered)
 
     @enable_ki_protection
@@ -689,7 +703,17 @@ class Coordinator:
             job.given = job.schedule
         if definition is not None:
             job.definition = definition
+        if "jitter" in changes:
+            self._requeue(job)
         self._step(job, self.planner.updated, tuple(changes), self.observer.now())
+
+    def _requeue(self, job: Job) -> None:
+        """Queue the job's waiting occurrence again, at its start with the job's jitter now."""
+        s = job.status
+        if s.phase is Phase.ACTIVE and s.run is None and s.retry is None and s.due is not None:
+            key = job.id.value
+            self.queue.remove(key)
+            self.queue.push(key, s.due.timestamp() + job.offset(s.due))
 
     # ------------------------------------------------------------------ queries
 
@@ -709,7 +733,10 @@ class Coordinator:
                 return None
             delay = max(soon - trio.current_time(), 0.0)
             return self.observer.now() + timedelta(seconds=delay)
-        return s.due
+        due = s.due
+        if due is not None and job.extras is not None and job.extras.jitter:
+            return due + timedelta(seconds=job.offset(due))  # its jittered start
+        return due
 
     @enable_ki_protection
     def details(self, job_id: JobId) -> JobDetails:

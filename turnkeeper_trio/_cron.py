@@ -13,7 +13,7 @@ from ._cron_fields import CronFields, parse_cron
 from ._exceptions import InvalidSchedule
 from ._schedule import Schedule
 from ._validation import check_aware, check_tz
-from ._wall import next_instant_after
+from ._wall import DEFAULT_DST, DST, check_dst, next_instant_after
 
 __all__ = ["Cron"]
 
@@ -74,12 +74,14 @@ class Cron(Schedule):
     week takes ``dL`` (the last ``d`` of the month: ``5L``, ``FRIL``) and ``d#n`` (the n-th);
     ``?`` in either day field means no constraint.  Day fields follow Vixie cron: if either
     starts with ``*`` or is ``?``, both must match; otherwise either may.  See the docs for
-    the full table and the DST behaviour.
+    the full table and the DST behaviour; *dst* (a :class:`DST`) chooses what a fixed-time
+    expression does at a gap or a fold.
 
     Example:
         ```python
         Cron("0 9 * * MON-FRI", tz=ZoneInfo("Europe/Paris"))   # weekdays at 09:00 Paris time
         Cron("*/15 * * * *")                                   # every 15 minutes, UTC
+        Cron("30 2 * * *", tz=PARIS, dst=DST(gap="skip"))      # not at all on spring-forward day
         ```
 
     Raises:
@@ -89,6 +91,7 @@ class Cron(Schedule):
 
     expr: str
     tz: tzinfo = attrs.field(default=UTC, kw_only=True)
+    dst: DST = attrs.field(default=DEFAULT_DST, kw_only=True)
     _fields: CronFields = attrs.field(init=False, eq=False, repr=False)
     _days_cache: dict[tuple[int, int], tuple[int, ...]] = attrs.field(
         init=False, eq=False, repr=False, factory=dict
@@ -103,8 +106,13 @@ class Cron(Schedule):
         return parse_cron(self.expr)
 
     def __attrs_post_init__(self) -> None:
+        check_dst(self.dst, wildcard=self._fields.wildcard, where=f"cron {self.expr!r}")
         if next(self._walls_from(datetime(2000, 1, 1)), None) is None:
             raise InvalidSchedule(f"cron {self.expr!r}: the expression can never fire")
+
+    def __repr__(self) -> str:
+        dst = "" if self.dst.is_default else f", dst={self.dst!r}"
+        return f"Cron(expr={self.expr!r}, tz={self.tz!r}{dst})"
 
     @property
     def is_wildcard(self) -> bool:
@@ -174,4 +182,6 @@ class Cron(Schedule):
         *tz*).
         """
         check_aware("after", after)
-        return next_instant_after(self._walls_from, self.tz, after, fixed=not self.is_wildcard)
+        return next_instant_after(
+            self._walls_from, self.tz, after, fixed=not self.is_wildcard, dst=self.dst
+        )

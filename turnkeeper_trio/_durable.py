@@ -113,6 +113,7 @@ def definition_of(
     quarantine_after: int | None,
     on_crash: str,
     added_at: datetime,
+    jitter: float = 0.0,
 ) -> dict[str, Any]:
     """A job's definition as a durable store writes it, or an error naming what cannot be.
 
@@ -135,6 +136,8 @@ def definition_of(
         "on_crash": on_crash,
         "added_at": added_at.timestamp(),
     }
+    if jitter:
+        definition["jitter"] = jitter  # absent when 0: rows of jobs without jitter unchanged
     for argument in ("schedule", "retry", "lifetime", "misfire"):
         check_storable(definition[argument], argument)  # what a custom codec wrote
     return definition
@@ -174,7 +177,13 @@ def job_row(job: Job, codecs: Codecs, wall_now: float, trio_now: float) -> JobRo
         "trigger_keys": list(job.trigger_keys or ()),
     }
     if s.phase is Phase.ACTIVE and run is None:
-        next_run_at = retry_at if retry is not None else wall_now if s.trigger else _ts(s.due)
+        due = s.due
+        if retry is not None:
+            next_run_at = retry_at
+        elif s.trigger:
+            next_run_at = wall_now
+        else:
+            next_run_at = None if due is None else due.timestamp() + job.offset(due)
     else:
         next_run_at = None
     return JobRow(job.id.key, job.definition, state, s.phase.value, next_run_at)
@@ -283,7 +292,10 @@ def restore(
             quarantine_after=d["quarantine_after"],
             added_at=_from(d["added_at"]),
             extras=JobExtras(
-                given=codecs.decode(d["schedule"]), on_crash=d["on_crash"], definition=d
+                given=codecs.decode(d["schedule"]),
+                on_crash=d["on_crash"],
+                definition=d,
+                jitter=float(d.get("jitter", 0.0)),
             ),
             runs=st["runs"],
             misfires=st["misfires"],
@@ -445,6 +457,7 @@ def attach(job: Job, spec: JobSpec) -> tuple[str, ...]:
         ("misfire", spec.misfire),
         ("quarantine_after", spec.quarantine_after),
         ("on_crash", spec.on_crash),
+        ("jitter", spec.jitter),
     ):
         field = {"async_fn": "fn", "schedule": "given"}.get(name, name)
         if getattr(job, field) != new:

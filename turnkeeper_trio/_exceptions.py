@@ -13,6 +13,7 @@ Exception
       ├── JobFinished       (+ RuntimeError)             it completed, failed or was cancelled
       ├── InvalidSchedule   (+ ValueError)               a schedule cannot be built
       ├── InvalidArgument   (+ ValueError)               another argument is out of range
+      │    └── ScheduleFileError                         a schedule file has problems
       ├── JobNotLoaded      (+ RuntimeError)             stored job this process cannot run
       ├── StoredValueError  (+ ValueError)               a stored value cannot be read back
       └── StoreError                                     a durable store cannot be used

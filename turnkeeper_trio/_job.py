@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar, overload
 import attrs
 import trio
 
+from ._jitter import jitter_offset, jitter_seed
 from ._lifetime import Lifetime
 from ._misfire import MisfirePolicy
 from ._models import (
@@ -63,6 +64,10 @@ class JobSpec:
     definition: dict[str, Any] | None = None
     #: The key named a job the scheduler knows: attach to it rather than add one.
     attach: bool = False
+    #: Seconds of jitter: each occurrence starts up to this much after its instant.
+    jitter: float = 0.0
+    #: OpenTelemetry: the span context current when the job was added (``otel=True``).
+    link: object = None
 
     def to_job(self) -> Job:
         """The live record this submission becomes when the coordinator takes it in."""
@@ -84,12 +89,20 @@ class JobSpec:
     def _extras(self) -> JobExtras | None:
         key = self.id._key
         keyed = key is not None and not key.startswith("~")  # given, so it may be re-added
-        if not keyed and self.definition is None and self.on_crash == "rerun":
+        if (
+            not keyed
+            and self.definition is None
+            and self.on_crash == "rerun"
+            and not self.jitter
+            and self.link is None
+        ):
             return None  # the common in-memory job: nothing extra to keep
         return JobExtras(
             given=self.schedule if keyed else None,
             on_crash=self.on_crash,
             definition=self.definition,
+            jitter=self.jitter,
+            links=() if self.link is None else (self.link,),
         )
 
     def staged_details(self) -> JobDetails:
@@ -157,6 +170,8 @@ class Run:
     refused: bool = False
     #: The job's lease was lost while this attempt ran: its outcome is not recorded.
     fenced: bool = False
+    #: Seconds after ``scheduled_for`` that the occurrence was due to start (its jitter).
+    offset: float = 0.0
 
     def context(self) -> JobContext:
         """What ``current_job`` shows the attempt (built only when it asks)."""
@@ -216,6 +231,11 @@ class JobExtras:
     #: A replicated store: the job as stored, while another replica holds it (shown, not
     #: run here).
     remote: JobRow | None = None
+    #: Seconds of jitter (see ``_jitter``): 0 for most jobs.
+    jitter: float = 0.0
+    #: OpenTelemetry: span contexts an attempt's span links to (where the job was added,
+    #: and the latest ``trigger_job``).
+    links: tuple[object, ...] = ()
 
 
 @attrs.define(eq=False, slots=True, weakref_slot=False)
@@ -260,6 +280,8 @@ class Job:
     trigger_keys = _Extra["deque[str] | None"](None)
     broken = _Extra["JobRow | None"](None)
     remote = _Extra["JobRow | None"](None)
+    jitter = _Extra[float](0.0)
+    links = _Extra["tuple[object, ...]"](())
 
     @property
     def state(self) -> JobState:
@@ -320,7 +342,21 @@ class Job:
             on_crash=self.on_crash,
             function=self.function_ref(),
             arguments=len(self.args),
+            jitter=self.jitter,
         )
+
+    def offset(self, occurrence: datetime) -> float:
+        """Seconds after *occurrence* that this job starts it (its jitter; 0 without)."""
+        jitter = self.jitter
+        if not jitter:
+            return 0.0
+        try:
+            following: object = self.schedule.next_after(occurrence)
+        except Exception:  # the schedule's own failure surfaces when the job is planned
+            following = None
+        if not isinstance(following, datetime):  # a bad answer fails the job when it is planned
+            following = None
+        return jitter_offset(jitter_seed(self.id.key, self.id.value), occurrence, jitter, following)
 
     def function_ref(self) -> str:
         """``module:qualname`` of the job's function (as stored, for one not loaded)."""

@@ -266,6 +266,9 @@ class JobDetails:
             cannot run, the reference it was stored with).
         arguments: how many positional arguments the job is called with (their values
             are not part of the details' text: they may be secrets).
+        jitter: seconds of jitter: each occurrence starts up to this much after its
+            instant (``next_run_at`` is the jittered start; ``scheduled_for`` stays the
+            occurrence's instant).
         error: for a ``FAILED`` job, what its schedule or policy raised (or why its store
             refused it); for a stored job this process cannot run, why.
 
@@ -302,6 +305,7 @@ class JobDetails:
     on_crash: str = "rerun"
     function: str = ""
     arguments: int = 0
+    jitter: float = 0.0
 
 
 @attrs.frozen
@@ -383,6 +387,7 @@ class JobRequest:
     __slots__ = (
         "args",
         "async_fn",
+        "jitter",
         "key",
         "lifetime",
         "misfire",
@@ -407,6 +412,7 @@ class JobRequest:
         quarantine_after: int | None = None,
         key: str | None = None,
         on_crash: str = "rerun",
+        jitter: float | timedelta | None = None,
     ) -> None:
         self.schedule = schedule
         self.async_fn: Callable[..., Awaitable[object]] = async_fn
@@ -419,6 +425,7 @@ class JobRequest:
         self.quarantine_after = quarantine_after
         self.key = key
         self.on_crash = on_crash
+        self.jitter = jitter
 
     def __repr__(self) -> str:
         name = self.name if self.name is not None else getattr(self.async_fn, "__qualname__", "?")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import attrs
 import trio
@@ -22,6 +23,9 @@ from ._metrics import Metrics
 from ._models import ErrorInfo, Outcome
 from ._outcome import Finished, LateWarnings, log_outcome
 from ._wallclock import WallClock
+
+if TYPE_CHECKING:
+    from ._otel import Telemetry
 
 __all__ = ["Observer"]
 
@@ -40,6 +44,8 @@ class Observer:
     jump_threshold: float
     late_threshold: float
     events: ev.EventHub = attrs.field(factory=ev.EventHub)
+    #: OpenTelemetry (``otel=True``), else ``None``.
+    telemetry: Telemetry | None = None
     _last_wall: float | None = None
     _last_trio: float = 0.0
     _late_warnings: LateWarnings = attrs.field(factory=LateWarnings)
@@ -186,7 +192,8 @@ class Observer:
         metrics.runs_started += 1
         metrics.workers_active += 1
         if run.kind is not RunKind.RETRY:
-            lateness = max(started_at.timestamp() - run.scheduled_for.timestamp(), 0.0)
+            # From the start the occurrence was due at: its instant plus the job's jitter.
+            lateness = max(started_at.timestamp() - run.scheduled_for.timestamp() - run.offset, 0.0)
             metrics.dispatch_lateness.add(lateness)
             if lateness > self.late_threshold:
                 metrics.runs_late += 1

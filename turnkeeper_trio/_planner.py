@@ -207,11 +207,16 @@ class Planner:
             return self._complete(job, s)
         return s._replace(run=self._make_run(job, RunKind.TRIGGER, wall_now, triggered=True))
 
-    def regular_due(self, job: Job, wall_now: datetime, late: bool) -> Status:
+    def regular_due(self, job: Job, wall_now: datetime, late: bool, offset: float = 0.0) -> Status:
         """The job's regular occurrence is due, and the job is free: take it (or skip it).
 
         *late*: the wall clock is past the occurrence, so the misfire policy decides.
+        *offset*: the job's jitter for this occurrence (seconds after its instant that it
+        was due to start): lateness, and so the misfire policy and its grace, count from
+        the jittered start (the policy sees "now" moved back by the offset).
         """
+        if offset:
+            wall_now -= timedelta(seconds=offset)
         s = job.status
         due = s.due
         assert due is not None  # the queue holds a job only while it has an occurrence
@@ -255,9 +260,10 @@ class Planner:
         assert run_for is not None  # narrowed above; mypy loses it across the try
         if type(job.lifetime) is not Forever and not self._allowed(job, s, run_for):
             return self._complete(job, s._replace(due=None))  # e.g. Until, past a clock jump
-        start_by = run_for.timestamp() + grace if grace is not None else math.inf
+        start_by = run_for.timestamp() + offset + grace if grace is not None else math.inf
         run = self._make_run(job, RunKind.REGULAR, run_for, start_by=start_by)
         run.following = following
+        run.offset = offset
         # Built directly rather than by ``_replace``: this is the hot path.
         return Status(s.phase, None, s.retry, s.trigger, run, False, s.fired, s.planned)
 
@@ -282,6 +288,9 @@ class Planner:
         job.skips.append(skipped)
         if self.journal is not None:
             self.journal.skipped(job, skipped)
+        telemetry = self.observer.telemetry
+        if telemetry is not None:
+            telemetry.occurrences_skipped(job, skipped.reason, skipped.count)
 
     # ------------------------------------------------------------------ reports
 

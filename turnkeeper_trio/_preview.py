@@ -15,9 +15,10 @@ from typing import Protocol
 
 import attrs
 
+from ._combinators import Between, Excluding
 from ._cron_fields import canonical_fields, parse_cron
 from ._schedule import Schedule
-from ._wall import transition_between
+from ._wall import DEFAULT_DST, DST, transition_between
 
 __all__ = ["Fire", "describe_cron", "preview_fires"]
 
@@ -40,6 +41,8 @@ class Fire:
     at: datetime
     #: A sentence for people, or ``None`` when no clock change touches this fire.
     note: str | None = None
+    #: For an occurrence an exclusion calendar removed: why (it does not fire).
+    excluded: str | None = None
 
 
 def _clock(wall: datetime) -> str:
@@ -67,7 +70,7 @@ def _walls_in(schedule: _WallSchedule, start: datetime, end: datetime) -> list[d
 
 
 def _gap_note(
-    schedule: _WallSchedule, previous: datetime, at: datetime, *, fixed: bool
+    schedule: _WallSchedule, previous: datetime, at: datetime, *, fixed: bool, dst: DST
 ) -> str | None:
     """Explain a spring-forward gap between *previous* and *at* (aware instants)."""
     tz = schedule.tz
@@ -83,6 +86,14 @@ def _gap_note(
         return None
     day = f"{gap_end:%Y-%m-%d}"
     verb = "does" if len(skipped) == 1 else "do"
+    if fixed and dst.gap == "skip":
+        return f"{_listed(skipped)} {verb} not exist on {day}: skipped (dst gap='skip')"
+    if fixed and dst.gap == "shift":
+        local = at.astimezone(tz)
+        return (
+            f"{_listed(skipped)} {verb} not exist on {day}: shifted by the gap "
+            f"({after - before}), next run {_clock(local)} {local:%Z}"
+        )
     if fixed:
         if at.timestamp() != moment.timestamp():
             return None
@@ -92,7 +103,7 @@ def _gap_note(
     return f"{_listed(skipped)} {verb} not exist on {day}: skipped (wildcard schedules do)"
 
 
-def _fold_note(schedule: _WallSchedule, at: datetime, *, fixed: bool) -> str | None:
+def _fold_note(schedule: _WallSchedule, at: datetime, *, fixed: bool, dst: DST) -> str | None:
     local = at.astimezone(schedule.tz)
     wall = local.replace(tzinfo=None)
     first = wall.replace(tzinfo=schedule.tz, fold=0)
@@ -100,21 +111,48 @@ def _fold_note(schedule: _WallSchedule, at: datetime, *, fixed: bool) -> str | N
     if first.utcoffset() == second.utcoffset() or first.timestamp() > second.timestamp():
         return None
     head = f"{_clock(wall)} happens twice on {wall:%Y-%m-%d}"
+    which = "second" if local.fold else "first"
+    if fixed and dst.fold == "last":
+        return f"{head}: runs once, at the second ({second:%Z})"
+    if fixed and dst.fold == "both":
+        return f"{head}: runs at both (dst fold='both'); this is the {which} ({local:%Z})"
     if fixed:
         return f"{head}: runs once, at the first ({first:%Z})"
     which = "second" if local.fold else "first"
     return f"{head}: runs at both; this is the {which} ({local:%Z})"
 
 
+def _unwrapped(schedule: Schedule) -> Schedule:
+    """The wall-clock schedule inside exclusions and windows, whose DST decisions are shown."""
+    while isinstance(schedule, Excluding | Between):
+        schedule = schedule.schedule
+    return schedule
+
+
 def preview_fires(schedule: Schedule, after: datetime, count: int) -> list[Fire]:
     """The next *count* fires of *schedule* strictly after the aware *after*, with DST notes.
 
-    Notes are given for wall-clock schedules (``Cron``, ``WeekdayTimes``); other schedules
-    fire in elapsed time, which no clock change moves.
+    Notes are given for wall-clock schedules (``Cron``, ``WeekdayTimes``, ``RRule``, also
+    inside ``excluding`` and ``between``); other schedules fire in elapsed time, which no
+    clock change moves.  For a schedule built with ``excluding``, the days it excludes up
+    to the last fire are listed too, as ``Fire`` values with ``excluded`` set.
     """
-    tz = _zone(schedule)
-    walls = schedule if tz is not None and hasattr(schedule, "_walls_from") else None
-    fixed = not getattr(schedule, "is_wildcard", False)
+    fires = _fires(schedule, after, count)
+    if isinstance(schedule, Excluding):
+        until = fires[-1].at if len(fires) == count and fires else None
+        if until is None:
+            until = after + timedelta(days=366)
+        excluded = [Fire(x.at, None, x.reason) for x in schedule.excluded_between(after, until)]
+        fires = sorted([*fires, *excluded], key=lambda f: f.at.timestamp())
+    return fires
+
+
+def _fires(schedule: Schedule, after: datetime, count: int) -> list[Fire]:
+    inner = _unwrapped(schedule)
+    tz = _zone(inner)
+    walls = inner if tz is not None and hasattr(inner, "_walls_from") else None
+    fixed = not getattr(inner, "is_wildcard", False)
+    dst = getattr(inner, "dst", DEFAULT_DST)
     fires: list[Fire] = []
     previous = after
     for at in schedule.preview(after, count):
@@ -123,8 +161,8 @@ def preview_fires(schedule: Schedule, after: datetime, count: int) -> list[Fire]
             assert tz is not None
             typed: _WallSchedule = walls  # type: ignore[assignment]  # checked by hasattr
             notes = [
-                _gap_note(typed, previous, at, fixed=fixed),
-                _fold_note(typed, at, fixed=fixed),
+                _gap_note(typed, previous, at, fixed=fixed, dst=dst),
+                _fold_note(typed, at, fixed=fixed, dst=dst),
             ]
             note = "; ".join(n for n in notes if n) or None
             at = at.astimezone(tz)

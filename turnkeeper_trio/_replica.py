@@ -218,7 +218,7 @@ class Replica:
         """Seconds until the database's clock reaches *run*'s occurrence (<= 0: due)."""
         if run.triggered or run.attempt > 1:
             return 0.0
-        return run.scheduled_for.timestamp() - self.db_now
+        return run.scheduled_for.timestamp() + run.offset - self.db_now
 
     def wake(self) -> None:
         """Run a lease round now (another replica gave jobs back)."""
@@ -348,7 +348,9 @@ class Replica:
         elif kind == "update":
             definition = payload["definition"]
             changes = {
-                name: self._decode(name, definition[_FIELD.get(name, name)])
+                name: self._decode(name, definition.get(_FIELD.get(name, name), 0.0))
+                if name == "jitter"
+                else self._decode(name, definition[_FIELD.get(name, name)])
                 for name in payload["changed"]
             }
             coordinator.update(job_id, changes, self.signatures)
@@ -390,4 +392,5 @@ class Replica:
             on_crash=d["on_crash"],
             definition=d,
             attach=True,
+            jitter=float(d.get("jitter", 0.0)),
         )

@@ -17,6 +17,7 @@ import trio
 
 from ._coordinator import Coordinator
 from ._groups import collapse_single_group
+from ._health import Heartbeat
 from ._job import Run
 from ._models import JobId
 from ._store import JobStore
@@ -37,6 +38,7 @@ class Runtime:
     _wall_clock: WallClock
     _store: JobStore
     _job_ids: itertools.count[int]
+    _heartbeat: Heartbeat
 
     def _stored_id(self, key: str) -> JobId:
         """A job number for a job a store brought back, which keeps its stored key."""
@@ -121,6 +123,7 @@ class Runtime:
                         system.start_soon(replica.listen, name="turnkeeper-listen")
                         system.start_soon(replica.refresh, name="turnkeeper-refresh")
                     system.start_soon(coordinator.intake_loop, name="turnkeeper-intake")
+                    system.start_soon(self._heartbeat.run, name="turnkeeper-heartbeat")
                     workers_done = trio.Event()
                     await system.start(self._run_workers, workers_done)
                     dispatcher = trio.CancelScope()
@@ -164,7 +167,9 @@ class Runtime:
     async def _run_workers(
         self, done: trio.Event, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        worker = Worker(self._coordinator, self._wall_clock, self)
+        worker = Worker(
+            self._coordinator, self._wall_clock, self, self._coordinator.observer.telemetry
+        )
         try:
             with collapse_single_group():
                 async with trio.open_nursery() as nursery:

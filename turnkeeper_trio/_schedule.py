@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ._exceptions import InvalidArgument
 from ._validation import check_aware, check_int
+
+if TYPE_CHECKING:
+    from ._calendars import Calendar
 
 __all__ = ["MAX_PREVIEW", "Schedule"]
 
@@ -91,3 +95,45 @@ class Schedule(ABC):
             fires.append(nxt)
             nxt = current.next_after(nxt)
         return fires
+
+    def excluding(self, calendar: Calendar) -> Schedule:
+        """This schedule without its occurrences on the days *calendar* excludes.
+
+        The day is read in the calendar's ``tz`` if it has one, else in this schedule's zone,
+        else in UTC.  See ``tk.Excluding``.
+
+        Example:
+            ```python
+            Cron("0 9 * * *", tz=PARIS).excluding(tk.Weekdays("sat", "sun") | tk.Holidays("FR"))
+            ```
+
+        Raises:
+            InvalidSchedule: the calendar excludes every occurrence.
+        """
+        from ._combinators import Excluding
+
+        return Excluding(self, calendar)
+
+    def between(self, start: datetime, end: datetime) -> Schedule:
+        """This schedule limited to the window ``[start, end]`` (aware datetimes).
+
+        Example:
+            ```python
+            Cron("*/10 * * * *").between(launch, launch + timedelta(days=7))
+            ```
+
+        Raises:
+            InvalidArgument: *start* or *end* is naive.
+            InvalidSchedule: *start* is not before *end*.
+        """
+        from ._combinators import Between
+
+        return Between(self, start, end)
+
+    def __or__(self, other: object) -> Schedule:
+        """``a | b``: fire whenever either fires, once where both do (``tk.AnyOf``)."""
+        if not isinstance(other, Schedule):
+            return NotImplemented
+        from ._combinators import AnyOf
+
+        return AnyOf(self, other)

@@ -21,12 +21,14 @@ from ._events import Event
 from ._exceptions import InvalidArgument, SchedulerClosed, SchedulerNotRunning, StagingFull
 from ._functions import Functions
 from ._groups import collapse_single_group
+from ._health import Heartbeat
 from ._job import JobSpec
 from ._lifetime import Lifetime
 from ._metrics import Metrics
 from ._misfire import Coalesce, MisfirePolicy
 from ._models import BatchResult, JobId, JobRequest, Refusal
 from ._observer import Observer
+from ._otel import Telemetry, current_link
 from ._planner import Planner
 from ._postgres import PostgresStore
 from ._queue import IndexedHeapQueue, JobQueue
@@ -52,6 +54,7 @@ from ._validation import (
     MAX_RETENTION,
     MAX_WORKERS,
     check_int,
+    check_jitter,
     check_optional_seconds,
     check_seconds,
 )
@@ -129,10 +132,13 @@ class Scheduler(Control):
         max_sleep: float = 60.0,
         clock_jump_threshold: float = 1.0,
         late_threshold: float = 1.0,
+        stall_threshold: float = 10.0,
         store: JobStore | None = None,
         functions: Iterable[Callable[..., Awaitable[object]]] = (),
+        otel: bool = False,
     ) -> None:
         self._max_workers = check_int("max_workers", max_workers, minimum=1, maximum=MAX_WORKERS)
+        self._heartbeat = Heartbeat(check_seconds("stall_threshold", stall_threshold))
         check_int("staging_buffer_size", staging_buffer_size, minimum=1, maximum=MAX_BUFFER_SIZE)
         check_int("dispatch_buffer_size", dispatch_buffer_size, minimum=0, maximum=MAX_BUFFER_SIZE)
         check_int("history_size", history_size, minimum=0, maximum=MAX_HISTORY_SIZE)
@@ -186,6 +192,10 @@ class Scheduler(Control):
         )
         self._store = store
         self._durable = store.durable
+        if not isinstance(otel, bool):
+            raise TypeError(f"otel must be True or False, got {otel!r}")
+        if otel:
+            observer.telemetry = Telemetry(self.get_metrics_snapshot)
         registry = Functions(listed(functions, "functions", "async functions"))  # type: ignore[arg-type]
         if store.durable:
             journal = Journal(store, history_size, wall_clock.now, registry, log=observer.log)
@@ -272,6 +282,7 @@ class Scheduler(Control):
         quarantine_after: int | None,
         key: str | None,
         on_crash: str,
+        jitter: float | timedelta | None = None,
     ) -> JobSpec:
         lifetime, misfire = check_submission(
             schedule,
@@ -294,6 +305,8 @@ class Scheduler(Control):
         seconds = None if timeout is None else check_optional_seconds("timeout", timeout)
         if quarantine_after is not None:
             quarantine_after = check_quarantine(quarantine_after)
+        spread = 0.0 if jitter is None else check_jitter(jitter)
+        link = None if self._coordinator.observer.telemetry is None else current_link()
         definition = None
         if self._durable:
             definition = definition_of(
@@ -310,6 +323,7 @@ class Scheduler(Control):
                 quarantine_after=quarantine_after,
                 on_crash=on_crash,
                 added_at=now,
+                jitter=spread,
             )
         return JobSpec(
             id=JobId(0, scheduler=self, key=key),  # numbered once accepted (``_numbered``)
@@ -325,6 +339,25 @@ class Scheduler(Control):
             submitted_at=now,
             on_crash=on_crash,
             definition=definition,
+            jitter=spread,
+            link=link,
+        )
+
+    def _request_spec(self, item: JobRequest) -> JobSpec:
+        """*item* checked exactly as ``add_job`` checks its arguments."""
+        return self._spec(
+            item.schedule,
+            item.async_fn,
+            item.args,
+            item.name,
+            item.retry,
+            item.timeout,
+            item.lifetime,
+            item.misfire,
+            item.quarantine_after,
+            item.key,
+            item.on_crash,
+            item.jitter,
         )
 
     async def add_job(
@@ -340,6 +373,7 @@ class Scheduler(Control):
         quarantine_after: int | None = None,
         key: str | None = None,
         on_crash: str = "rerun",
+        jitter: float | timedelta | None = None,
     ) -> JobId:
         r"""Submit a job, waiting for room in the staging buffer; return its id.
 
@@ -370,6 +404,13 @@ class Scheduler(Control):
                 off (durable stores): ``"rerun"`` (default: run it again, at least once)
                 or ``"skip"`` (at most once: the attempt is written as started before
                 the job's code runs, and never started again).
+            jitter: seconds (or ``timedelta``) to spread the job's starts over: each
+                occurrence starts at its instant plus an offset in ``[0, jitter)``, never
+                at or past the next occurrence.  The offset is a function of the job's key
+                and the occurrence, so replicas, restarts and previews agree;
+                ``scheduled_for`` and ``occurrence_id`` stay the occurrence's instant,
+                ``next_run_at`` shows the jittered start, and lateness (and so the misfire
+                grace) counts from it.  Retries and triggers are not jittered.
 
         Example:
             ```python
@@ -397,6 +438,7 @@ class Scheduler(Control):
             quarantine_after,
             key,
             on_crash,
+            jitter,
         )
         if not self._started:
             # Nothing would ever make room in the buffer: refuse rather than hang.
@@ -469,21 +511,7 @@ class Scheduler(Control):
             try:
                 if not isinstance(item, JobRequest):
                     raise TypeError(f"jobs[{index}] must be a JobRequest, got {item!r}")
-                specs.append(
-                    self._spec(
-                        item.schedule,
-                        item.async_fn,
-                        item.args,
-                        item.name,
-                        item.retry,
-                        item.timeout,
-                        item.lifetime,
-                        item.misfire,
-                        item.quarantine_after,
-                        item.key,
-                        item.on_crash,
-                    )
-                )
+                specs.append(self._request_spec(item))
             except (TypeError, ValueError) as exc:  # what add_job raises for bad arguments
                 specs.append(None)
                 refused.append(Refusal(index, exc))
@@ -515,6 +543,7 @@ class Scheduler(Control):
         quarantine_after: int | None = None,
         key: str | None = None,
         on_crash: str = "rerun",
+        jitter: float | timedelta | None = None,
     ) -> JobId:
         """Like ``add_job``, but never waits: raise ``StagingFull`` if the buffer is full.
 
@@ -544,6 +573,7 @@ class Scheduler(Control):
             quarantine_after,
             key,
             on_crash,
+            jitter,
         )
         coordinator = self._coordinator
         if coordinator.staging.full:
@@ -570,9 +600,11 @@ async def open_scheduler(
     max_sleep: float = 60.0,
     clock_jump_threshold: float = 1.0,
     late_threshold: float = 1.0,
+    stall_threshold: float = 10.0,
     shutdown_timeout: float | timedelta | None = None,
     store: JobStore | None = None,
     functions: Iterable[Callable[..., Awaitable[object]]] = (),
+    otel: bool = False,
 ) -> AsyncIterator[Scheduler]:
     """Run a scheduler for the duration of an ``async with`` block.
 
@@ -602,6 +634,8 @@ async def open_scheduler(
             that count as a clock jump.
         late_threshold: a run starting more than this many seconds after it was due counts
             in ``runs_late`` and triggers a (rate-limited) overload warning.
+        stall_threshold: seconds the event loop may be blocked before ``health()`` says
+            the scheduler is not live (see "Operations").
         shutdown_timeout: for the graceful shutdown at the end of the block.
         store: where jobs live: ``MemoryStore()`` (default: nothing survives the process)
             or ``SQLiteStore(path)`` (jobs survive restarts and crashes; see "Durable
@@ -614,6 +648,10 @@ async def open_scheduler(
             stored job naming any other function is shown but never run: a database row
             never chooses the code that runs, and no module is imported because a row names
             it.  ``TypeError`` names an entry that is not a storable async function.
+        otel: trace every attempt and report the metrics through OpenTelemetry (the
+            ``otel`` extra, ``opentelemetry-api``); nothing is exported until the
+            application configures an OpenTelemetry SDK.  Off by default, and then free.
+            See "Observability".
 
     Example:
         ```python
@@ -642,8 +680,10 @@ async def open_scheduler(
         max_sleep=max_sleep,
         clock_jump_threshold=clock_jump_threshold,
         late_threshold=late_threshold,
+        stall_threshold=stall_threshold,
         store=store,
         functions=functions,
+        otel=otel,
     )
     grace = check_optional_seconds("shutdown_timeout", shutdown_timeout, allow_zero=True)
     with collapse_single_group():

@@ -22,6 +22,7 @@ from ._validation import (
     MAX_NAME_LENGTH,
     check_async_fn,
     check_int,
+    check_jitter,
     check_name,
     check_optional_seconds,
 )
@@ -212,6 +213,7 @@ def validate_changes(
     lifetime: Lifetime | Unset,
     misfire: MisfirePolicy | Unset,
     quarantine_after: int | Unset | None,
+    jitter: float | timedelta | Unset | None = UNSET,
 ) -> dict[str, object]:
     """Check ``update_job``'s arguments; return the given ones by their public names."""
     changes: dict[str, object] = {}
@@ -240,4 +242,6 @@ def validate_changes(
         changes["misfire"] = misfire
     if not isinstance(quarantine_after, Unset):
         changes["quarantine_after"] = check_quarantine(quarantine_after)
+    if not isinstance(jitter, Unset):
+        changes["jitter"] = 0.0 if jitter is None else check_jitter(jitter)
     return changes

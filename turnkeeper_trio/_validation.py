@@ -18,6 +18,7 @@ from ._exceptions import InvalidArgument
 __all__ = [
     "MAX_BUFFER_SIZE",
     "MAX_HISTORY_SIZE",
+    "MAX_JITTER",
     "MAX_NAME_LENGTH",
     "MAX_RETENTION",
     "MAX_SECONDS",
@@ -25,6 +26,7 @@ __all__ = [
     "check_async_fn",
     "check_aware",
     "check_int",
+    "check_jitter",
     "check_name",
     "check_optional_seconds",
     "check_seconds",
@@ -211,3 +213,17 @@ def check_async_fn(name: str, fn: object) -> Callable[..., Any]:
 def to_utc(value: datetime) -> datetime:
     """Convert an aware datetime to UTC (used for instants stored and compared internally)."""
     return value.astimezone(UTC)
+
+
+#: The longest jitter a job may ask for (seconds): a day.
+MAX_JITTER = 86_400.0
+
+
+def check_jitter(value: object) -> float:
+    """``jitter``: seconds or a ``timedelta``, from 0 to ``MAX_JITTER`` (a day)."""
+    seconds = check_seconds("jitter", value, allow_zero=True)
+    if seconds > MAX_JITTER:
+        raise InvalidArgument(
+            f"jitter must be from 0 to {MAX_JITTER:,.0f} seconds (a day), got {seconds!r}"
+        )
+    return seconds

@@ -11,7 +11,7 @@ import attrs
 from ._exceptions import InvalidSchedule
 from ._schedule import Schedule
 from ._validation import check_aware, check_tz, type_name
-from ._wall import next_instant_after
+from ._wall import DEFAULT_DST, DST, check_dst, next_instant_after
 
 __all__ = ["WeekdayTimes"]
 
@@ -96,7 +96,7 @@ class WeekdayTimes(Schedule):
     Weekdays are ``0`` (Monday) to ``6`` (Sunday) or names (``"mon"``, ``"Tuesday"``); times
     are ``datetime.time`` values or ``"HH:MM[:SS]"`` strings.  Duplicates collapse.  Wall times
     that fall into a DST gap fire once at the end of the gap; wall times repeated by a
-    fall-back fire once, at their first occurrence.
+    fall-back fire once, at their first occurrence (*dst*, a :class:`DST`, chooses otherwise).
 
     Example:
         ```python
@@ -110,11 +110,16 @@ class WeekdayTimes(Schedule):
 
     times: tuple[tuple[int, time], ...] = attrs.field(converter=_normalize)
     tz: tzinfo = attrs.field(default=UTC, kw_only=True)
+    dst: DST = attrs.field(default=DEFAULT_DST, kw_only=True)
     _by_weekday: tuple[tuple[time, ...], ...] = attrs.field(init=False, eq=False, repr=False)
 
     @tz.validator
     def _check_tz(self, _attribute: object, value: object) -> None:
         check_tz("tz", value)
+
+    @dst.validator
+    def _check_dst(self, _attribute: object, value: object) -> None:
+        check_dst(value, wildcard=False, where="WeekdayTimes")
 
     @_by_weekday.default
     def _group(self) -> tuple[tuple[time, ...], ...]:
@@ -122,10 +127,11 @@ class WeekdayTimes(Schedule):
 
     def __repr__(self) -> str:
         listed = ", ".join(f"({_DAY_NAMES[day]!r}, {at.isoformat()!r})" for day, at in self.times)
-        return f"WeekdayTimes([{listed}], tz={self.tz!r})"
+        dst = "" if self.dst.is_default else f", dst={self.dst!r}"
+        return f"WeekdayTimes([{listed}], tz={self.tz!r}{dst})"
 
     @classmethod
-    def every_day(cls, *at: time | str, tz: tzinfo = UTC) -> WeekdayTimes:
+    def every_day(cls, *at: time | str, tz: tzinfo = UTC, dst: DST = DEFAULT_DST) -> WeekdayTimes:
         """Fire every day at each of the wall times *at*.
 
         Example:
@@ -137,17 +143,17 @@ class WeekdayTimes(Schedule):
             InvalidSchedule: no time is given, or one is malformed (the message names it).
         """
         times = _times_at("every_day", at)
-        return cls([(day, t) for day in range(7) for t in times], tz=tz)
+        return cls([(day, t) for day in range(7) for t in times], tz=tz, dst=dst)
 
     @classmethod
-    def weekdays(cls, *at: time | str, tz: tzinfo = UTC) -> WeekdayTimes:
+    def weekdays(cls, *at: time | str, tz: tzinfo = UTC, dst: DST = DEFAULT_DST) -> WeekdayTimes:
         """Fire Monday to Friday at each of the wall times *at*.
 
         Raises:
             InvalidSchedule: no time is given, or one is malformed (the message names it).
         """
         times = _times_at("weekdays", at)
-        return cls([(day, t) for day in range(5) for t in times], tz=tz)
+        return cls([(day, t) for day in range(5) for t in times], tz=tz, dst=dst)
 
     def _walls_from(self, start: datetime) -> Iterator[datetime]:
         day: date = start.date()
@@ -166,4 +172,4 @@ class WeekdayTimes(Schedule):
     def next_after(self, after: datetime) -> datetime | None:
         """Return the first listed weekday + wall time strictly after *after*, as an instant."""
         check_aware("after", after)
-        return next_instant_after(self._walls_from, self.tz, after, fixed=True)
+        return next_instant_after(self._walls_from, self.tz, after, fixed=True, dst=self.dst)

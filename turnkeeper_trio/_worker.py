@@ -18,6 +18,7 @@ from ._outcome import Finished, ReportQueue, Started, error_info
 from ._wallclock import WallClock
 
 if TYPE_CHECKING:
+    from ._otel import Telemetry
     from ._replica import Replica
 
 __all__ = ["Worker", "running_in"]
@@ -39,6 +40,8 @@ class Worker:
     coordinator: Coordinator
     wall_clock: WallClock
     owner: object
+    #: OpenTelemetry (``otel=True``): a span per attempt.  ``None``: nothing is traced.
+    telemetry: Telemetry | None = None
 
     async def serve(self, receive: trio.MemoryReceiveChannel[Run]) -> None:
         """Run attempts until the dispatch channel closes."""
@@ -131,6 +134,9 @@ class Worker:
         run.scope = scope = shared if shared is not None else trio.CancelScope()
         report.put(Started(run, started_at))
         token = _current_job.set(run)
+        telemetry = self.telemetry
+        span = None if telemetry is None else telemetry.start(run, started_at.timestamp())
+        failed: BaseException | None = None
         t0 = trio.current_time()
         if timeout is not None:
             scope.deadline = t0 + timeout
@@ -158,7 +164,7 @@ class Worker:
                 await trio.lowlevel.checkpoint_if_cancelled()
             outcome = classified
         except Exception as exc:
-            outcome, error = Outcome.ERRORED, error_info(exc)
+            outcome, error, failed = Outcome.ERRORED, error_info(exc), exc
         except BaseException as exc:
             # Cancellation from outside (shutdown) is recorded as cancelled and propagates;
             # KeyboardInterrupt and SystemExit are recorded as errors and propagate; the
@@ -180,6 +186,10 @@ class Worker:
             if timeout is not None and shared is not None:
                 scope.deadline = math.inf  # the next attempt in this scope has its own
             _current_job.reset(token)
+            duration = trio.current_time() - t0
+            if span is not None:
+                assert telemetry is not None
+                telemetry.stop(run, span, outcome, error, failed, duration)
             report.put(
                 Finished(
                     run,
@@ -187,7 +197,7 @@ class Worker:
                     False,
                     started_at,
                     self.wall_clock.now(),
-                    trio.current_time() - t0,
+                    duration,
                     error,
                 )
             )

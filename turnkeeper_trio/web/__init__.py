@@ -12,5 +12,6 @@ See "Dashboard" in the documentation.
 from __future__ import annotations
 
 from ._app import Dashboard as Dashboard
+from ._probes import Probes as Probes
 
-__all__ = ["Dashboard"]
+__all__ = ["Dashboard", "Probes"]

@@ -51,7 +51,9 @@ from .._postgres import PostgresStore
 from .._scheduler import Scheduler
 from .._store import StoreError
 from . import _present as present
+from ._api import JobsApi
 from ._paths import confine
+from ._probes import PROBE_PATHS, answer_probe
 from ._sessions import Session, Sessions, check_token, same
 
 __all__ = ["Dashboard"]
@@ -193,6 +195,10 @@ class Dashboard:
             Route("/logout", self._logout, methods=["POST"], name="logout"),
             Route("/actions/{action}", self._action, methods=["POST"], name="action"),
             Route("/static/{name}", self._static_file, name="static"),
+            # The JSON API (``_api.py``): the same reads and actions, by bearer token.
+            *JobsApi(
+                scheduler, None if self._sessions is None else self._sessions.is_token
+            ).routes(),
         ]
         self._app = Starlette(routes=routes, exception_handlers={HTTPException: self._http_refusal})
         self._events = _EventStream(scheduler)
@@ -224,6 +230,9 @@ class Dashboard:
         """The ASGI entry point."""
         if scope["type"] == "http" and _route_path(scope) == "/events":
             await self._events(scope, receive, send)
+            return
+        if scope["type"] == "http" and _route_path(scope) in PROBE_PATHS:
+            await answer_probe(self.scheduler, _route_path(scope), scope, send)
             return
         await self._app(scope, receive, send)
 
