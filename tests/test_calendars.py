@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -128,7 +130,7 @@ def test_bad_calendars_are_refused(build: object, error: type[Exception], match:
 
 def test_a_missing_holidays_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "holidays", None)
-    with pytest.raises(tk.InvalidArgument, match=r"turnkeeper-trio\[holidays\]"):
+    with pytest.raises(tk.InvalidArgument, match=r"the 'holidays' extra \(pip install -e"):
         tk.Holidays("FR")
 
 
@@ -155,3 +157,22 @@ def test_excluding_is_the_filtered_schedule(
             expected.append(at.timestamp())
         at = inner.next_after(at)
     assert [f.timestamp() for f in schedule.preview(after, 5)] == expected
+
+
+def test_holiday_names_are_english_whatever_the_locale_unless_asked() -> None:
+    """The reason a preview or a log gives reads the same on every machine."""
+    code = (
+        "import datetime, turnkeeper_trio as tk\n"
+        "print(tk.Holidays('FR').reason(datetime.date(2026, 12, 25)))\n"
+        "print(tk.Holidays('FR', language='fr').reason(datetime.date(2026, 12, 25)))\n"
+    )
+    for locale in ("C", "C.UTF-8", "fr_FR.UTF-8"):
+        env = {**os.environ, "LANG": locale, "LC_ALL": locale, "PYTHONIOENCODING": "utf-8"}
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
+        assert done.stdout.splitlines() == ["Christmas Day (FR)", "Noël (FR)"], locale
+    with pytest.raises(tk.InvalidArgument, match="language 'xx'"):
+        tk.Holidays("FR", language="xx").reason(date(2026, 12, 25))
+    with pytest.raises(TypeError, match="language"):
+        tk.Holidays("FR", language=7)  # type: ignore[arg-type]

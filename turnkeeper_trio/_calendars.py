@@ -302,18 +302,25 @@ def _tz_text(tz: tzinfo | None) -> str:
     return "" if tz is None else f", tz={tz!r}"
 
 
-def _holiday_table(country: str, subdiv: str | None) -> Mapping[date, str]:
+def _holiday_table(country: str, subdiv: str | None, language: str) -> Mapping[date, str]:
     try:
         import holidays
     except ImportError:
         raise InvalidArgument(
-            "Holidays needs the optional 'holidays' package: "
-            "pip install 'turnkeeper-trio[holidays]'"
+            "Holidays needs the optional 'holidays' package: install the 'holidays' extra "
+            "(pip install -e '.[holidays]' in a clone of turnkeeper_trio), or pip install "
+            "holidays"
         ) from None
     try:
-        table: Any = holidays.country_holidays(country, subdiv=subdiv)
+        table: Any = holidays.country_holidays(country, subdiv=subdiv, language=language)
     except NotImplementedError as exc:
         raise InvalidArgument(f"Holidays({country!r}, subdiv={subdiv!r}): {exc}") from None
+    supported = getattr(table, "supported_languages", ())
+    if supported and language not in supported and language != "en_US":
+        raise InvalidArgument(
+            f"Holidays({country!r}): language {language!r} is not one of the names' "
+            f"languages for this country ({', '.join(sorted(supported))})"
+        )
     return table  # type: ignore[no-any-return]
 
 
@@ -322,9 +329,11 @@ class Holidays(Calendar):
     """Exclude the public holidays of a country (ISO code), or of one of its subdivisions.
 
     Uses the ``holidays`` package, in the optional extra ``holidays``
-    (``pip install 'turnkeeper-trio[holidays]'``); the dates are those of the installed
+    (``pip install -e '.[holidays]'`` in a clone); the dates are those of the installed
     version of that package.  The reason is the holiday's name and the place:
-    ``"Christmas Day (FR)"``.
+    ``"Christmas Day (FR)"``.  Names are in English (``language="en_US"``) whatever the
+    process's locale, so that previews and logs read the same everywhere; give
+    ``language="fr"`` (any language the package has for the country) for local names.
 
     Example:
         ```python
@@ -340,7 +349,13 @@ class Holidays(Calendar):
     country: str = attrs.field()
     subdiv: str | None = attrs.field(default=None)
     tz: tzinfo | None = attrs.field(default=None, kw_only=True, validator=_check_optional_tz)
+    language: str = attrs.field(default="en_US", kw_only=True)
     _table: Mapping[date, str] = attrs.field(init=False, eq=False, repr=False, hash=False)
+
+    @language.validator
+    def _check_language(self, _attribute: object, value: object) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"language must be a language code such as 'fr', got {value!r}")
 
     @country.validator
     def _check_country(self, _attribute: object, value: object) -> None:
@@ -349,11 +364,14 @@ class Holidays(Calendar):
 
     @_table.default
     def _load(self) -> Mapping[date, str]:
-        return _holiday_table(self.country, self.subdiv)
+        if not isinstance(self.language, str):  # checked first: the table needs it
+            raise TypeError(f"language must be a language code such as 'fr', got {self.language!r}")
+        return _holiday_table(self.country, self.subdiv, self.language)
 
     def __repr__(self) -> str:
         subdiv = "" if self.subdiv is None else f", subdiv={self.subdiv!r}"
-        return f"Holidays({self.country!r}{subdiv}" + _tz_text(self.tz) + ")"
+        language = "" if self.language == "en_US" else f", language={self.language!r}"
+        return f"Holidays({self.country!r}{subdiv}{language}" + _tz_text(self.tz) + ")"
 
     def reason(self, day: date) -> str | None:
         """The holiday's name and place (``"Christmas Day (FR)"``), or ``None``."""

@@ -329,8 +329,18 @@ _BUILTIN: tuple[Codec[Any], ...] = (
     Codec(
         "holidays",
         Holidays,
-        lambda c: {"country": c.country, "subdiv": c.subdiv, "tz": _optional_tz(c.tz)},
-        lambda d, v: Holidays(d["country"], d["subdiv"], tz=_decode_optional_tz(d["tz"])),
+        lambda c: {
+            "country": c.country,
+            "subdiv": c.subdiv,
+            "tz": _optional_tz(c.tz),
+            **({} if c.language == "en_US" else {"language": c.language}),
+        },
+        lambda d, v: Holidays(
+            d["country"],
+            d["subdiv"],
+            tz=_decode_optional_tz(d["tz"]),
+            language=d.get("language", "en_US"),
+        ),
     ),
     Codec("interval", Interval, _interval_encode, _interval_decode),
     Codec(
